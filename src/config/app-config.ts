@@ -1,0 +1,37 @@
+import type { Level } from 'pino';
+
+/**
+ * The validated, typed configuration. It doubles as the DI token: inject `AppConfig` anywhere instead of reading
+ * `process.env`, which is read exactly once, by `loadConfig`.
+ */
+export abstract class AppConfig {
+  abstract readonly port: number;
+  abstract readonly host: string;
+  abstract readonly vllm: {
+    readonly baseUrls: readonly string[];
+    /** Secret: sent upstream as a Bearer token, never logged. */
+    readonly apiKey: string | undefined;
+    readonly connectTimeoutMs: number;
+    readonly firstByteTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+  };
+  abstract readonly databaseUrl: string;
+  abstract readonly migrationsRun: boolean;
+  abstract readonly auth: {
+    readonly enabled: boolean;
+    /** Secrets: the static client keys. */
+    readonly apiKeys: readonly string[];
+  };
+  abstract readonly defaultTemperature: number | undefined;
+  abstract readonly log: { readonly dir: string; readonly level: Level | 'silent' };
+  abstract readonly admin: {
+    /** Admin login is enabled when a password or a password hash is configured. */
+    readonly enabled: boolean;
+    readonly username: string;
+    readonly password: string | undefined;
+    readonly passwordHash: string | undefined;
+    readonly jwtSecret: string | undefined;
+    readonly jwtExpiresIn: string;
+  };
+  abstract readonly bodyLimit: string;
+}

@@ -1,0 +1,137 @@
+import type { Level } from 'pino';
+import type { AppConfig } from './app-config.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: readonly (Level | 'silent')[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const BODY_LIMIT_RE = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i;
+const DURATION_RE = /^\d+\s*(ms|s|m|h|d|w|y)?$/i;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads every variable, collects every problem, and throws one `ConfigError` naming them all. */
+export function loadConfig(env: Env): AppConfig {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+
+  const list = (name: string): string[] =>
+    (read(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+
+  const port = int('PORT', 8080, 0, 65535);
+  const host = read('HOST') ?? '0.0.0.0';
+
+  const baseUrls = list('VLLM_BASE_URL').map((u) => u.replace(/\/+$/, ''));
+  if (baseUrls.length === 0) problems.push('VLLM_BASE_URL is required (one URL or a comma-separated list)');
+  for (const url of baseUrls) {
+    if (!isHttpUrl(url)) problems.push(`VLLM_BASE_URL contains an invalid http(s) URL: "${url}"`);
+  }
+  if (new Set(baseUrls).size !== baseUrls.length) problems.push('VLLM_BASE_URL lists the same URL twice');
+
+  const databaseUrl = read('DATABASE_URL');
+  if (databaseUrl === undefined) problems.push('DATABASE_URL is required');
+  else if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+
+  const enabled = bool('ENABLE_AUTH', false);
+  const apiKeys = list('API_KEY');
+  if (enabled && apiKeys.length === 0) problems.push('API_KEY must be set when ENABLE_AUTH is true');
+
+  let defaultTemperature: number | undefined;
+  const rawTemperature = read('DEFAULT_TEMPERATURE');
+  if (rawTemperature !== undefined) {
+    defaultTemperature = Number(rawTemperature);
+    if (!Number.isFinite(defaultTemperature) || defaultTemperature < 0 || defaultTemperature > 2) {
+      problems.push(`DEFAULT_TEMPERATURE must be a number between 0 and 2 (got "${rawTemperature}")`);
+      defaultTemperature = undefined;
+    }
+  }
+
+  const level = (read('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
+  }
+
+  const password = read('ADMIN_PASSWORD');
+  const passwordHash = read('ADMIN_PASSWORD_HASH');
+  const adminEnabled = password !== undefined || passwordHash !== undefined;
+  const jwtSecret = read('JWT_SECRET');
+  if (adminEnabled && (jwtSecret === undefined || jwtSecret.length < 32)) {
+    problems.push('JWT_SECRET is required and must be at least 32 characters when admin login is enabled');
+  }
+  const jwtExpiresIn = read('JWT_EXPIRES_IN') ?? '1h';
+  if (!DURATION_RE.test(jwtExpiresIn)) problems.push(`JWT_EXPIRES_IN must be a duration such as 3600, 15m or 1h`);
+
+  const bodyLimit = read('BODY_LIMIT') ?? '10mb';
+  if (!BODY_LIMIT_RE.test(bodyLimit))
+    problems.push(`BODY_LIMIT must be a size such as 512kb or 10mb (got "${bodyLimit}")`);
+
+  const vllm = {
+    baseUrls,
+    apiKey: read('VLLM_API_KEY'),
+    connectTimeoutMs: int('VLLM_CONNECT_TIMEOUT_MS', 5_000, 1, 600_000),
+    firstByteTimeoutMs: int('VLLM_FIRST_BYTE_TIMEOUT_MS', 600_000, 1, 3_600_000),
+    idleTimeoutMs: int('VLLM_IDLE_TIMEOUT_MS', 60_000, 1, 3_600_000),
+  };
+  const migrationsRun = bool('MIGRATIONS_RUN', false);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    port,
+    host,
+    vllm: Object.freeze(vllm),
+    databaseUrl: databaseUrl as string,
+    migrationsRun,
+    auth: Object.freeze({ enabled, apiKeys }),
+    defaultTemperature,
+    log: Object.freeze({ dir: read('LOG_DIR') ?? './logs', level: level as Level | 'silent' }),
+    admin: Object.freeze({
+      enabled: adminEnabled,
+      username: read('ADMIN_USERNAME') ?? 'admin',
+      password,
+      passwordHash,
+      jwtSecret,
+      jwtExpiresIn,
+    }),
+    bodyLimit,
+  });
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
