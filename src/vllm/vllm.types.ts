@@ -1,0 +1,7 @@
+export interface UpstreamHealth {
+  /** The upstream's base URL as configured (never carries credentials). */
+  url: string;
+  status: 'up' | 'down';
+  latency_ms: number;
+  error?: string;
+}
