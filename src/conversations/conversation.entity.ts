@@ -1,0 +1,48 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+  UpdateDateColumn,
+} from 'typeorm';
+import { LlmConfig } from '../llm-configs/llm-config.entity.js';
+
+/**
+ * A conversation; its messages are `ChatMessage` rows. There is deliberately no `messages` relation here: history is
+ * read with one bounded query on (conversation_id, seq), never by loading a whole conversation.
+ */
+@Entity({ name: 'conversations' })
+// The migration creates it as (created_at DESC, id); TypeORM's decorator cannot express the direction.
+@Index('ix_conversations_created_at_id', ['createdAt', 'id'])
+@Index('ix_conversations_llm_config_id', ['llmConfigId'])
+export class Conversation {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_conversations' })
+  id: string;
+
+  @Column({ name: 'title', type: 'text', nullable: true })
+  title: string | null;
+
+  @Column({ name: 'llm_config_id', type: 'uuid', nullable: true })
+  llmConfigId: string | null;
+
+  @ManyToOne(() => LlmConfig, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'llm_config_id', foreignKeyConstraintName: 'fk_conversations_llm_config' })
+  llmConfig?: Relation<LlmConfig> | null;
+
+  /** Who created it: the API key's id or hash prefix, never a raw key. */
+  @Column({ name: 'owner', type: 'text', nullable: true })
+  owner: string | null;
+
+  @Column({ name: 'metadata', type: 'jsonb', default: () => "'{}'" })
+  metadata: Record<string, unknown>;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { VllmModule } from '../vllm/vllm.module.js';
+import { HealthController } from './health.controller.js';
+import { HealthService } from './health.service.js';
+
+@Module({
+  imports: [VllmModule],
+  controllers: [HealthController],
+  providers: [HealthService],
+})
+export class HealthModule {}
