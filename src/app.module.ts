@@ -1,6 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
 
 /**
  * The root module is built from an already validated `AppConfig`, so a test can boot the real app with its own
@@ -11,7 +14,12 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ app: config })] })],
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ app: config })] }),
+        LoggingModule.forRoot(config.log),
+        DatabaseModule,
+        HealthModule,
+      ],
       providers: [{ provide: AppConfig, useValue: config }],
       exports: [AppConfig],
       global: true,

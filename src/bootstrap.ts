@@ -1,15 +1,52 @@
+import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { createValidationPipe } from './common/errors/validation.js';
+import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
+import { createHttpLogger } from './common/logging/http-logger.js';
+import { processLogger } from './common/logging/process-logger.js';
+import { packageVersion } from './common/package-version.js';
 import type { AppConfig } from './config/app-config.js';
 
-/** Builds the fully configured application; shared by `main.ts` and the e2e tests so both run the same app. */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    bufferLogs: true,
-  });
+export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
+
+/**
+ * Builds the fully configured application; shared by `main.ts` and the e2e tests so both run the same app.
+ * `extraModules` are imported next to the app's own, for test-only controllers (a route that throws, a DTO route).
+ */
+export async function createApp(config: AppConfig, extraModules: ModuleImport[] = []): Promise<NestExpressApplication> {
+  const root = AppModule.forRoot(config);
+  const app = await NestFactory.create<NestExpressApplication>(
+    extraModules.length === 0 ? root : { ...root, imports: [...(root.imports ?? []), ...extraModules] },
+    // abortOnError: false makes a failed start reject (main.ts reports it and exits 1) instead of process.abort().
+    { bodyParser: false, bufferLogs: true, abortOnError: false },
+  );
+  app.useLogger(app.get(Logger));
+
+  // Express-level order matters: the request logger gives every request its id (echoed as x-request-id) and its
+  // start line before the body parser can reject it; the error handler right after the parser turns malformed JSON
+  // and oversized bodies into the same error body as the exception filter.
+  app.use(createHttpLogger(processLogger()));
   app.useBodyParser('json', { limit: config.bodyLimit });
+  app.use(expressErrorHandler);
+
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalPipes(createValidationPipe());
+  setUpSwagger(app);
   app.enableShutdownHooks();
   return app;
+}
+
+function setUpSwagger(app: NestExpressApplication): void {
+  const document = new DocumentBuilder()
+    .setTitle('llm-gateway')
+    .setDescription('OpenAI-compatible gateway in front of self-hosted vLLM servers')
+    .setVersion(packageVersion())
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Client API key, or an admin JWT for /admin' })
+    .build();
+  // A factory: the document is built on the first request to /docs, not at every start.
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, document), { jsonDocumentUrl: 'docs-json' });
 }

@@ -1,6 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/bootstrap.js';
+import { createApp, type ModuleImport } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
 export interface RunningGateway {
@@ -12,11 +12,15 @@ export interface RunningGateway {
 
 /**
  * Boots the real application (same `createApp` as main.ts) on an ephemeral loopback port. `env` overrides the
- * process environment; DATABASE_URL comes from the Jest global setup.
+ * process environment; DATABASE_URL comes from the Jest global setup. `modules` adds test-only modules (e.g. a
+ * controller with a route that throws) to the app.
  */
-export async function startGateway(env: Record<string, string | undefined> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  env: Record<string, string | undefined> = {},
+  modules: ModuleImport[] = [],
+): Promise<RunningGateway> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, PORT: '0', HOST: '127.0.0.1', ...env });
-  const app = await createApp(config);
+  const app = await createApp(config, modules);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };

@@ -1,0 +1,73 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
+
+/** What a client sees for any failure we did not anticipate; the details go to the log only. */
+export const INTERNAL_ERROR_MESSAGE = 'Internal server error';
+
+const CODE_BY_STATUS: Readonly<Partial<Record<number, AppErrorCode>>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  502: 'bad_gateway',
+  503: 'service_unavailable',
+  504: 'gateway_timeout',
+};
+
+const STATUS_NAMES = HttpStatus as unknown as Readonly<Record<number, string | undefined>>;
+
+function fromStatus(status: number, message: string): MappedError {
+  if (status === 500 || status < 400 || status > 599) {
+    return mapAppError(new AppError('internal', INTERNAL_ERROR_MESSAGE));
+  }
+  const code = CODE_BY_STATUS[status];
+  if (code !== undefined) return mapAppError(new AppError(code, message));
+  // Statuses outside the vocabulary (405, 415, 429, ...) keep their status; the code is the status name.
+  const type = status >= 500 ? 'server_error' : 'invalid_request_error';
+  return { status, body: { error: { message, type, param: null, code: STATUS_NAMES[status]?.toLowerCase() ?? null } } };
+}
+
+function httpExceptionMessage(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message: unknown = (response as { message?: unknown }).message;
+  if (typeof message === 'string') return message;
+  if (Array.isArray(message)) return message.map(String).join('; ');
+  return exception.message;
+}
+
+/** The shape of errors raised by body-parser (built with `http-errors`). */
+interface BodyParserError extends Error {
+  status: number;
+  expose: boolean;
+  type?: string;
+  limit?: number;
+}
+
+function isBodyParserError(value: unknown): value is BodyParserError {
+  return (
+    value instanceof Error &&
+    typeof (value as Partial<BodyParserError>).status === 'number' &&
+    typeof (value as Partial<BodyParserError>).expose === 'boolean'
+  );
+}
+
+/** Maps anything thrown while handling a request to a status and OpenAI's error body. */
+export function toErrorResponse(exception: unknown): MappedError {
+  if (exception instanceof AppError) return mapAppError(exception);
+  if (exception instanceof HttpException) return fromStatus(exception.getStatus(), httpExceptionMessage(exception));
+  if (isBodyParserError(exception)) {
+    // body-parser's own messages quote the client's body back ("Unexpected token ... in JSON"): not repeated.
+    if (exception.type === 'entity.parse.failed') {
+      return mapAppError(new AppError('bad_request', 'We could not parse the JSON body of your request.'));
+    }
+    if (exception.type === 'entity.too.large') {
+      const limit = exception.limit === undefined ? '' : ` of ${exception.limit} bytes`;
+      return mapAppError(new AppError('payload_too_large', `The request body is larger than the limit${limit}.`));
+    }
+    if (exception.expose) return fromStatus(exception.status, exception.message);
+  }
+  return fromStatus(500, INTERNAL_ERROR_MESSAGE);
+}

@@ -1,0 +1,166 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './load-config.js';
+
+const REQUIRED = { VLLM_BASE_URL: 'http://vllm:8000', DATABASE_URL: 'postgres://gateway@db:5432/gateway' };
+
+/** The problems `loadConfig` reports for `env`, or fails the test if it accepts it. */
+function problemsOf(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults when only the required variables are set', () => {
+    const config = loadConfig(REQUIRED);
+
+    expect(config).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      vllm: {
+        baseUrls: ['http://vllm:8000'],
+        apiKey: undefined,
+        connectTimeoutMs: 5_000,
+        firstByteTimeoutMs: 600_000,
+        idleTimeoutMs: 60_000,
+      },
+      databaseUrl: 'postgres://gateway@db:5432/gateway',
+      migrationsRun: false,
+      auth: { enabled: false, apiKeys: [] },
+      defaultTemperature: undefined,
+      log: { dir: './logs', level: 'info' },
+      admin: {
+        enabled: false,
+        username: 'admin',
+        password: undefined,
+        passwordHash: undefined,
+        jwtSecret: undefined,
+        jwtExpiresIn: '1h',
+      },
+      bodyLimit: '10mb',
+    });
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig(REQUIRED);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.vllm)).toBe(true);
+    expect(Object.isFrozen(config.log)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...REQUIRED,
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      VLLM_API_KEY: 'upstream-key',
+      VLLM_CONNECT_TIMEOUT_MS: '100',
+      VLLM_FIRST_BYTE_TIMEOUT_MS: '200',
+      VLLM_IDLE_TIMEOUT_MS: '300',
+      MIGRATIONS_RUN: 'yes',
+      ENABLE_AUTH: 'on',
+      API_KEY: 'k1',
+      DEFAULT_TEMPERATURE: '0.7',
+      LOG_DIR: '/var/log/gateway',
+      LOG_LEVEL: 'DEBUG',
+      ADMIN_USERNAME: 'root',
+      ADMIN_PASSWORD_HASH: '$argon2id$hash',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_EXPIRES_IN: '15m',
+      BODY_LIMIT: '512kb',
+    });
+
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '127.0.0.1',
+      vllm: { apiKey: 'upstream-key', connectTimeoutMs: 100, firstByteTimeoutMs: 200, idleTimeoutMs: 300 },
+      migrationsRun: true,
+      auth: { enabled: true, apiKeys: ['k1'] },
+      defaultTemperature: 0.7,
+      log: { dir: '/var/log/gateway', level: 'debug' },
+      admin: { enabled: true, username: 'root', passwordHash: '$argon2id$hash', jwtExpiresIn: '15m' },
+      bodyLimit: '512kb',
+    });
+  });
+
+  it('splits lists on commas, trims entries and trailing slashes, and drops empty entries', () => {
+    const config = loadConfig({
+      ...REQUIRED,
+      VLLM_BASE_URL: ' http://a:8000/ , https://b.example/v//,,',
+      ENABLE_AUTH: 'true',
+      API_KEY: 'k1, k2 ,,k3',
+    });
+
+    expect(config.vllm.baseUrls).toEqual(['http://a:8000', 'https://b.example/v']);
+    expect(config.auth.apiKeys).toEqual(['k1', 'k2', 'k3']);
+  });
+
+  it('treats blank values as unset', () => {
+    const config = loadConfig({ ...REQUIRED, PORT: '  ', LOG_LEVEL: '', HOST: ' ' });
+    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', log: { level: 'info' } });
+  });
+
+  it('enables admin login with a password and a long enough JWT secret', () => {
+    const config = loadConfig({ ...REQUIRED, ADMIN_PASSWORD: 'pw', JWT_SECRET: 's'.repeat(32) });
+    expect(config.admin).toMatchObject({ enabled: true, password: 'pw', jwtSecret: 's'.repeat(32) });
+  });
+
+  it.each([
+    ['PORT', { PORT: 'abc' }, 'PORT must be an integer between 0 and 65535 (got "abc")'],
+    ['PORT', { PORT: '70000' }, 'PORT must be an integer between 0 and 65535 (got "70000")'],
+    ['PORT', { PORT: '80.5' }, 'PORT must be an integer'],
+    ['VLLM_BASE_URL', { VLLM_BASE_URL: undefined }, 'VLLM_BASE_URL is required'],
+    ['VLLM_BASE_URL', { VLLM_BASE_URL: 'not-a-url' }, 'VLLM_BASE_URL contains an invalid http(s) URL: "not-a-url"'],
+    ['VLLM_BASE_URL', { VLLM_BASE_URL: 'ftp://vllm' }, 'VLLM_BASE_URL contains an invalid http(s) URL'],
+    ['VLLM_BASE_URL', { VLLM_BASE_URL: 'http://a, http://a/' }, 'VLLM_BASE_URL lists the same URL twice'],
+    ['DATABASE_URL', { DATABASE_URL: undefined }, 'DATABASE_URL is required'],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must be a postgres:// URL'],
+    ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
+    ['API_KEY', { ENABLE_AUTH: 'true' }, 'API_KEY must be set when ENABLE_AUTH is true'],
+    ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: '3' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
+    ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: 'hot' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
+    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    ['JWT_SECRET', { ADMIN_PASSWORD: 'pw' }, 'JWT_SECRET is required and must be at least 32 characters'],
+    ['JWT_SECRET', { ADMIN_PASSWORD: 'pw', JWT_SECRET: 'short' }, 'JWT_SECRET is required and must be at least 32'],
+    ['JWT_SECRET', { ADMIN_PASSWORD_HASH: 'h', JWT_SECRET: 'short' }, 'JWT_SECRET is required and must be at least'],
+    ['JWT_EXPIRES_IN', { JWT_EXPIRES_IN: 'soon' }, 'JWT_EXPIRES_IN must be a duration such as 3600, 15m or 1h'],
+    ['BODY_LIMIT', { BODY_LIMIT: 'huge' }, 'BODY_LIMIT must be a size such as 512kb or 10mb (got "huge")'],
+    ['VLLM_CONNECT_TIMEOUT_MS', { VLLM_CONNECT_TIMEOUT_MS: '0' }, 'VLLM_CONNECT_TIMEOUT_MS must be an integer'],
+    ['VLLM_FIRST_BYTE_TIMEOUT_MS', { VLLM_FIRST_BYTE_TIMEOUT_MS: '-1' }, 'VLLM_FIRST_BYTE_TIMEOUT_MS must be an'],
+    ['VLLM_IDLE_TIMEOUT_MS', { VLLM_IDLE_TIMEOUT_MS: 'x' }, 'VLLM_IDLE_TIMEOUT_MS must be an integer'],
+    ['MIGRATIONS_RUN', { MIGRATIONS_RUN: '2' }, 'MIGRATIONS_RUN must be true or false'],
+  ])('rejects a bad %s', (_variable, override, expected) => {
+    const problems = problemsOf({ ...REQUIRED, ...override });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+  });
+
+  it('reports every problem at once, in one error whose message lists them', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'abc',
+        VLLM_BASE_URL: 'not-a-url',
+        ENABLE_AUTH: 'true',
+        ADMIN_PASSWORD: 'admin-password-value',
+        JWT_SECRET: 'short-secret-value',
+      });
+    } catch (err) {
+      error = err;
+    }
+
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    expect(problems).toHaveLength(5);
+    for (const variable of ['PORT', 'VLLM_BASE_URL', 'DATABASE_URL', 'API_KEY', 'JWT_SECRET']) {
+      expect(problems.some((problem) => problem.startsWith(variable))).toBe(true);
+      expect(message).toContain(`  - ${variable}`);
+    }
+    expect(message).not.toContain('admin-password-value');
+    expect(message).not.toContain('short-secret-value');
+  });
+});
