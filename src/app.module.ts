@@ -1,9 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { ChatModule } from './chat/chat.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { ModelsModule } from './models/models.module.js';
 
 /**
  * The root module is built from an already validated `AppConfig`, so a test can boot the real app with its own
@@ -19,6 +21,8 @@ export class AppModule {
         LoggingModule.forRoot(config.log),
         DatabaseModule,
         HealthModule,
+        ChatModule,
+        ModelsModule,
       ],
       providers: [{ provide: AppConfig, useValue: config }],
       exports: [AppConfig],

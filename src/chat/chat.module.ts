@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { VllmModule } from '../vllm/vllm.module.js';
+import { ChatController } from './chat.controller.js';
+import { ChatService } from './chat.service.js';
+import { RelayService } from './relay.service.js';
+
+@Module({
+  imports: [VllmModule],
+  controllers: [ChatController],
+  providers: [ChatService, RelayService],
+  exports: [ChatService, RelayService],
+})
+export class ChatModule {}

@@ -1,0 +1,215 @@
+import { describe, it, expect, jest } from '@jest/globals';
+import type { Request, Response } from 'express';
+import { EventEmitter } from 'node:events';
+import { AppError } from '../common/errors/app-error.js';
+import { type SseEvent, SseParser } from '../vllm/sse-parser.js';
+import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.js';
+import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
+import { RelayService } from './relay.service.js';
+import type { Exchange, RelayOutcome } from './relay.types.js';
+
+/** The parts of an Express response the relay uses, recording what was written. */
+class FakeResponse extends EventEmitter {
+  status = 0;
+  headers: Record<string, unknown> = {};
+  written: string[] = [];
+  ended = false;
+  writableFinished = false;
+  headersSent = false;
+  err: Error | undefined;
+  /** What `write` returns next: false simulates a full socket buffer. */
+  accept = true;
+
+  writeHead(status: number, headers: Record<string, unknown>): this {
+    this.status = status;
+    this.headers = headers;
+    return this;
+  }
+
+  flushHeaders(): void {
+    this.headersSent = true;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    this.written.push(chunk.toString());
+    return this.accept;
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (chunk !== undefined) this.written.push(chunk.toString());
+    this.ended = true;
+    this.writableFinished = true;
+    return this;
+  }
+}
+
+function events(text: string): SseEvent[] {
+  return new SseParser().push(Buffer.from(text));
+}
+
+function setup(answer: (signal: AbortSignal) => Promise<UpstreamResponse>): {
+  relay: RelayService;
+  res: FakeResponse;
+  exchange: Exchange;
+  send: jest.Mock<VllmService['send']>;
+} {
+  const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
+  const vllm: Pick<VllmService, 'send'> = { send };
+  const relay = new RelayService(vllm as VllmService);
+  const res = new FakeResponse();
+  const req = { socket: { destroyed: false } };
+  const exchange: Exchange = {
+    req: req as unknown as Request,
+    res: res as unknown as Response,
+    requestId: 'req-1',
+    receivedAt: performance.now(),
+  };
+  return { relay, res, exchange, send };
+}
+
+function streamAnswer(source: AsyncIterable<SseEvent>, cancel = jest.fn()): UpstreamStream {
+  const now = performance.now();
+  return {
+    kind: 'stream',
+    status: 200,
+    contentType: 'text/event-stream; charset=utf-8',
+    upstream: 'http://u',
+    attemptId: 'req-1',
+    dispatchedAt: now,
+    headersAt: now,
+    events: source,
+    cancel,
+  };
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('RelayService', () => {
+  it('relays JSON bytes with the gateway timing headers', async () => {
+    const now = performance.now();
+    const json: UpstreamJson = {
+      kind: 'json',
+      status: 200,
+      contentType: 'application/json',
+      upstream: 'http://u',
+      attemptId: 'req-1',
+      dispatchedAt: now,
+      headersAt: now,
+      receivedAt: now,
+      body: Buffer.from('{"id":"chatcmpl-req-1","x":null}'),
+    };
+    const { relay, res, exchange, send } = setup(() => Promise.resolve(json));
+    await relay.relay('/v1/chat/completions', { body: { messages: [] } }, exchange);
+    expect(send).toHaveBeenCalledWith('/v1/chat/completions', { messages: [] }, expect.any(AbortSignal), {
+      requestId: 'req-1',
+      stickyKey: undefined,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers).toMatchObject({ 'Content-Type': 'application/json', 'Content-Length': 32 });
+    expect(res.headers['Server-Timing']).toMatch(/^gateway;dur=[\d.]+$/);
+    expect(res.written).toEqual(['{"id":"chatcmpl-req-1","x":null}']);
+  });
+
+  it('writes each event as it comes and waits for drain before pulling the next one', async () => {
+    const frames = events('data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n');
+    let pulled = 0;
+    async function* source(): AsyncGenerator<SseEvent> {
+      for (const frame of frames) {
+        await Promise.resolve();
+        pulled++;
+        yield frame;
+      }
+    }
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source())));
+    res.accept = false;
+    const done = relay.relay('/v1/chat/completions', { body: {} }, exchange);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(pulled).toBe(1);
+    expect(res.written).toEqual(['data: {"a":1}\n\n']);
+    expect(res.headersSent).toBe(true);
+    res.accept = true;
+    res.emit('drain');
+    await done;
+    expect(res.written.join('')).toBe('data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n');
+    expect(res.ended).toBe(true);
+    expect(res.headers).toMatchObject({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+    });
+  });
+
+  it('ends a broken stream with an error event and [DONE], and reports it after the response', async () => {
+    async function* source(): AsyncGenerator<SseEvent> {
+      yield* events('data: {"a":1}\n\n');
+      await Promise.resolve();
+      throw new AppError('gateway_timeout', 'vLLM sent nothing for 5 ms');
+    }
+    const cancel = jest.fn();
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source(), cancel)));
+    let settled: RelayOutcome | undefined;
+    let endedBeforeSettle = false;
+    await relay.relay(
+      '/v1/chat/completions',
+      {
+        body: {},
+        collectEvents: true,
+        onSettled: (outcome) => {
+          endedBeforeSettle = res.ended;
+          settled = outcome;
+        },
+      },
+      exchange,
+    );
+    expect(res.written.at(-1)).toBe(
+      'data: {"error":{"message":"vLLM sent nothing for 5 ms","type":"server_error","param":null,"code":"gateway_timeout"}}\n\n' +
+        'data: [DONE]\n\n',
+    );
+    expect(res.err).toBeInstanceOf(AppError);
+    expect(cancel).toHaveBeenCalled();
+    expect(settled).toBeUndefined();
+    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
+    expect(endedBeforeSettle).toBe(true);
+    expect(settled).toMatchObject({ status: 'error', upstream: 'http://u', attemptId: 'req-1' });
+    expect(settled?.events?.map((e) => e.data)).toEqual(['{"a":1}']);
+  });
+
+  it('marks a relayed vLLM error event as an error outcome, bytes untouched', async () => {
+    const text =
+      'data: {"error":{"message":"boom","type":"InternalServerError","param":null,"code":500}}\n\ndata: [DONE]\n\n';
+    async function* source(): AsyncGenerator<SseEvent> {
+      await Promise.resolve();
+      yield* events(text);
+    }
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source())));
+    const onSettled = jest.fn<(outcome: RelayOutcome) => void>();
+    await relay.relay('/v1/chat/completions', { body: {}, onSettled }, exchange);
+    expect(res.written.join('')).toBe(text);
+    await tick();
+    expect(onSettled.mock.calls[0]?.[0]).toMatchObject({ status: 'error' });
+    expect(onSettled.mock.calls[0]?.[0].errorEvent?.isError).toBe(true);
+  });
+
+  it('aborts the upstream call when the response closes early, and writes nothing more', async () => {
+    const { relay, res, exchange } = setup(
+      (signal) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new UpstreamCancelledError()));
+        }),
+    );
+    const onSettled = jest.fn<(outcome: RelayOutcome) => void>();
+    const done = relay.relay('/v1/chat/completions', { body: {}, onSettled }, exchange);
+    res.emit('close');
+    await done;
+    expect(res.written).toEqual([]);
+    await tick();
+    expect(onSettled.mock.calls[0]?.[0]).toMatchObject({ status: 'aborted' });
+  });
+
+  it('leaves errors before the headers to the exception filter', async () => {
+    const failure = new AppError('upstream_error', 'The model `x` does not exist.', { status: 404 });
+    const { relay, res, exchange } = setup(() => Promise.reject(failure));
+    await expect(relay.relay('/v1/chat/completions', { body: {} }, exchange)).rejects.toBe(failure);
+    expect(res.written).toEqual([]);
+  });
+});

@@ -1,0 +1,164 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { AppError, mapAppError } from '../common/errors/app-error.js';
+import type { SseEvent } from '../vllm/sse-parser.js';
+import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
+import type { RelayPath, UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
+import type { Exchange, RelayOutcome, RelayPlan } from './relay.types.js';
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  // nginx and similar proxies buffer event streams unless told not to.
+  'X-Accel-Buffering': 'no',
+  Connection: 'keep-alive',
+} as const;
+
+const DONE_FRAME = 'data: [DONE]\n\n';
+
+/**
+ * Relays one request to vLLM and its answer to the client, for every OpenAI route: JSON bytes as vLLM sent them,
+ * SSE events written one by one as they arrive, never re-serialised. A client disconnect (the response closing
+ * before it finished) aborts the upstream call at once, before the first token included.
+ */
+@Injectable()
+export class RelayService {
+  private readonly logger = new Logger(RelayService.name);
+
+  constructor(private readonly vllm: VllmService) {}
+
+  async relay(path: RelayPath, plan: RelayPlan, exchange: Exchange): Promise<void> {
+    const { res } = exchange;
+    const controller = new AbortController();
+    // `req` also emits 'close' once its body is read, so only the response's early close means the client left.
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort();
+    };
+    res.once('close', onClose);
+    // The client may have left while its body was being read, before this listener existed.
+    if (exchange.req.socket.destroyed) controller.abort();
+    const outcome: RelayOutcome = { status: 'complete' };
+    try {
+      let answer: UpstreamResponse;
+      try {
+        answer = await this.vllm.send(path, plan.body, controller.signal, {
+          requestId: exchange.requestId,
+          stickyKey: plan.stickyKey,
+        });
+      } catch (err) {
+        if (err instanceof UpstreamCancelledError || controller.signal.aborted) {
+          outcome.status = 'aborted';
+          return;
+        }
+        outcome.status = 'error';
+        outcome.error = err;
+        // Nothing was sent yet: the global filter writes the status and error body.
+        throw err;
+      }
+      outcome.upstream = answer.upstream;
+      outcome.attemptId = answer.attemptId;
+      if (controller.signal.aborted) {
+        // The client left while the answer was arriving.
+        if (answer.kind === 'stream') answer.cancel();
+        outcome.status = 'aborted';
+        return;
+      }
+      if (answer.kind === 'json') this.sendJson(answer, exchange, outcome);
+      else await this.sendStream(answer, exchange, controller.signal, plan, outcome);
+    } finally {
+      res.off('close', onClose);
+      if (plan.onSettled !== undefined) this.settle(plan.onSettled, outcome);
+    }
+  }
+
+  private sendJson(answer: UpstreamJson, exchange: Exchange, outcome: RelayOutcome): void {
+    const { res } = exchange;
+    outcome.body = answer.body;
+    const overhead = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.receivedAt);
+    const ms = formatMs(overhead);
+    res.writeHead(answer.status, {
+      'Content-Type': answer.contentType,
+      'Content-Length': answer.body.length,
+      'Server-Timing': `gateway;dur=${ms}`,
+      'X-Gateway-Overhead-Ms': ms,
+    });
+    res.end(answer.body);
+  }
+
+  private async sendStream(
+    answer: UpstreamStream,
+    exchange: Exchange,
+    signal: AbortSignal,
+    plan: RelayPlan,
+    outcome: RelayOutcome,
+  ): Promise<void> {
+    const { res } = exchange;
+    const events: SseEvent[] | undefined = plan.collectEvents === true ? [] : undefined;
+    outcome.events = events;
+    // The stream's headers carry the time spent before the upstream call; what follows is per event and tiny.
+    const pre = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.headersAt);
+    res.writeHead(answer.status, { ...SSE_HEADERS, 'Server-Timing': `gateway;dur=${formatMs(pre)}` });
+    res.flushHeaders();
+    try {
+      for await (const event of answer.events) {
+        const now = performance.now();
+        outcome.firstEventAt ??= now;
+        outcome.lastEventAt = now;
+        events?.push(event);
+        if (event.isError) {
+          outcome.status = 'error';
+          outcome.errorEvent = event;
+        }
+        if (!res.write(event.raw)) await drained(res, signal);
+        if (signal.aborted) break;
+      }
+      if (signal.aborted) {
+        outcome.status = 'aborted';
+        answer.cancel();
+        return;
+      }
+      res.end();
+    } catch (err) {
+      answer.cancel();
+      if (err instanceof UpstreamCancelledError || signal.aborted) {
+        outcome.status = 'aborted';
+        return;
+      }
+      // The status line is gone: the failure becomes a final error event, then [DONE], as vLLM itself does.
+      outcome.status = 'error';
+      outcome.error = err;
+      const appError =
+        err instanceof AppError ? err : new AppError('internal', 'Internal server error', { cause: err });
+      // The request's end log line reports it, as the exception filter does for errors before the headers.
+      res.err = appError;
+      res.end(`data: ${JSON.stringify(mapAppError(appError).body)}\n\n${DONE_FRAME}`);
+    }
+  }
+
+  /** Deferred past the current I/O so it never delays the client's bytes, an error body written by the filter included. */
+  private settle(onSettled: NonNullable<RelayPlan['onSettled']>, outcome: RelayOutcome): void {
+    setImmediate(() => {
+      Promise.resolve()
+        .then(() => onSettled(outcome))
+        .catch((err: unknown) => this.logger.error(err, 'after-response hook failed'));
+    });
+  }
+}
+
+/** Resolves when the client's socket accepts more, or when the client is gone (then the caller stops). */
+function drained(res: Response, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
+function formatMs(ms: number): string {
+  return (Math.round(ms * 100) / 100).toString();
+}

@@ -1,0 +1,16 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { VllmService } from '../vllm/vllm.service.js';
+import type { ModelList } from '../vllm/vllm.types.js';
+
+@ApiTags('OpenAI-compatible')
+@Controller('v1/models')
+export class ModelsController {
+  constructor(private readonly vllm: VllmService) {}
+
+  @Get()
+  @ApiOperation({ summary: "The models served by the vLLM upstreams, merged (vLLM's model cards as they are)" })
+  list(): Promise<ModelList> {
+    return this.vllm.listModels();
+  }
+}

@@ -1,0 +1,171 @@
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const DONE = Buffer.from('[DONE]');
+const DATA = Buffer.from('data');
+const ERROR_KEY = Buffer.from('"error"');
+
+/**
+ * One server-sent event. `raw` holds the event's original bytes, terminating blank line included, so the relay can
+ * write them to the client without re-serialising. Everything else is computed on first use: most events are only
+ * ever written, never read.
+ */
+export class SseEvent {
+  private text: string | undefined;
+  private parsed: unknown;
+  private parsedOnce = false;
+
+  constructor(
+    readonly raw: Buffer,
+    /** Offsets into `raw`, as [start, end) pairs, of each `data:` line's value. */
+    private readonly dataRanges: readonly number[],
+    /** True for `data: [DONE]`, the end-of-stream marker of OpenAI-style streams. */
+    readonly done: boolean,
+  ) {}
+
+  /** The event's data: its `data:` values joined with `\n`, as the SSE spec defines. */
+  get data(): string {
+    if (this.text === undefined) {
+      const parts: string[] = [];
+      for (let i = 0; i < this.dataRanges.length; i += 2) {
+        parts.push(this.raw.toString('utf8', this.dataRanges[i], this.dataRanges[i + 1]));
+      }
+      this.text = parts.join('\n');
+    }
+    return this.text;
+  }
+
+  /** The data parsed as JSON, or undefined when it is not JSON (e.g. `[DONE]`). Parsed once, on first call. */
+  json(): unknown {
+    if (!this.parsedOnce) {
+      this.parsedOnce = true;
+      try {
+        this.parsed = this.done ? undefined : JSON.parse(this.data);
+      } catch {
+        this.parsed = undefined;
+      }
+    }
+    return this.parsed;
+  }
+
+  /**
+   * Whether the data is an `{"error": …}` object, vLLM's in-stream failure report. Checked on the bytes so a healthy
+   * stream never pays for a JSON parse: chunks start with `{"id"`, so this usually stops at the second byte.
+   */
+  get isError(): boolean {
+    const start = this.dataRanges[0];
+    const end = this.dataRanges[1];
+    if (start === undefined || end === undefined) return false;
+    let i = skipWhitespace(this.raw, start, end);
+    if (this.raw[i] !== 0x7b /* { */) return false;
+    i = skipWhitespace(this.raw, i + 1, end);
+    return (
+      end - i >= ERROR_KEY.length && this.raw.compare(ERROR_KEY, 0, ERROR_KEY.length, i, i + ERROR_KEY.length) === 0
+    );
+  }
+}
+
+function skipWhitespace(buf: Buffer, from: number, end: number): number {
+  let i = from;
+  while (i < end && (buf[i] === SPACE || buf[i] === 0x09 || buf[i] === LF || buf[i] === CR)) i++;
+  return i;
+}
+
+/**
+ * Incremental SSE parser (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation)
+ * that splits a byte stream into events and keeps the bytes of an incomplete event between TCP chunks.
+ *
+ * - Lines end with LF, CRLF or CR; a CR at the very end of a chunk waits for the next one, which may start with LF.
+ * - Comment lines (`:` first) are skipped; a block without any `data:` line is not an event and is dropped.
+ * - After `data: [DONE]` the stream is over: later bytes are ignored.
+ */
+export class SseParser {
+  /** Bytes from the start of the pending (incomplete) event. */
+  private tail: Buffer | undefined;
+  /** Offset in `tail` of the first line not yet interpreted. */
+  private scanned = 0;
+  /** `data:` value ranges of the pending event, relative to its first byte. */
+  private ranges: number[] = [];
+  private finished = false;
+
+  /** True once `[DONE]` has been seen. */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** True when bytes of an event without its terminating blank line are pending. */
+  get hasPartial(): boolean {
+    return this.tail !== undefined && this.tail.length > 0;
+  }
+
+  /** Feeds one chunk and returns the events it completed, in order. */
+  push(chunk: Buffer): SseEvent[] {
+    if (this.finished || chunk.length === 0) return [];
+    const buf = this.tail === undefined ? chunk : Buffer.concat([this.tail, chunk]);
+    const events: SseEvent[] = [];
+    const length = buf.length;
+    let eventStart = 0;
+    let pos = this.scanned;
+    let ranges = this.ranges;
+    // Positions of the next LF and CR, cached so a chunk is scanned in linear time.
+    let nextLf = -2;
+    let nextCr = -2;
+
+    while (pos < length) {
+      if (nextLf !== -1 && nextLf < pos) nextLf = buf.indexOf(LF, pos);
+      if (nextCr !== -1 && nextCr < pos) nextCr = buf.indexOf(CR, pos);
+      let lineEnd: number;
+      let next: number;
+      if (nextCr !== -1 && (nextLf === -1 || nextCr < nextLf)) {
+        // A CR as the last byte may be the first half of a CRLF split across chunks.
+        if (nextCr + 1 >= length) break;
+        lineEnd = nextCr;
+        next = buf[nextCr + 1] === LF ? nextCr + 2 : nextCr + 1;
+      } else if (nextLf !== -1) {
+        lineEnd = nextLf;
+        next = nextLf + 1;
+      } else {
+        break;
+      }
+
+      if (lineEnd === pos) {
+        // Blank line: dispatch the pending event, if it has data.
+        if (ranges.length > 0) {
+          const raw = buf.subarray(eventStart, next);
+          const done = ranges.length === 2 && raw.compare(DONE, 0, DONE.length, ranges[0], ranges[1]) === 0;
+          events.push(new SseEvent(raw, ranges, done));
+          ranges = [];
+          if (done) {
+            this.finished = true;
+            this.tail = undefined;
+            this.ranges = ranges;
+            this.scanned = 0;
+            return events;
+          }
+        }
+        eventStart = next;
+      } else if (buf[pos] !== COLON && isDataField(buf, pos, lineEnd)) {
+        let valueStart = pos + DATA.length;
+        if (valueStart < lineEnd) valueStart++; // the colon
+        if (valueStart < lineEnd && buf[valueStart] === SPACE) valueStart++;
+        ranges.push(valueStart - eventStart, lineEnd - eventStart);
+      }
+      // Other fields (event, id, retry) stay in `raw` untouched; the gateway does not need them.
+      pos = next;
+    }
+
+    this.tail = eventStart < length ? buf.subarray(eventStart) : undefined;
+    this.scanned = pos - eventStart;
+    this.ranges = ranges;
+    return events;
+  }
+}
+
+/** `data` followed by `:` or by the end of the line (a bare `data` line is a data field with an empty value). */
+function isDataField(buf: Buffer, pos: number, lineEnd: number): boolean {
+  const afterName = pos + DATA.length;
+  if (afterName > lineEnd) return false;
+  if (buf.compare(DATA, 0, DATA.length, pos, afterName) !== 0) return false;
+  return afterName === lineEnd || buf[afterName] === COLON;
+}

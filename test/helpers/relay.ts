@@ -1,0 +1,98 @@
+import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body exactly as received (chunked framing removed by Node, nothing else). */
+  body: string;
+}
+
+/** POSTs a JSON body with node:http and returns the raw answer: no client library between the test and the bytes. */
+export function post(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    req.end(typeof body === 'string' ? body : JSON.stringify(body));
+  });
+}
+
+export function get(baseUrl: string, path: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, { method: 'GET' });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    req.end();
+  });
+}
+
+export interface OpenRequest {
+  req: ClientRequest;
+  /** Resolves with the response once its headers arrive. */
+  response: Promise<IncomingMessage>;
+  /** Everything received so far. */
+  received(): string;
+}
+
+/** Starts a POST and hands back the live request, so a test can hang up at a moment of its choosing. */
+export function open(baseUrl: string, path: string, body: unknown): OpenRequest {
+  let text = '';
+  const req = request(`${baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // Our own hang-up surfaces as ECONNRESET / "socket hang up" on the request: expected.
+      if (!req.destroyed) reject(err);
+    });
+    req.on('response', (res) => {
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('error', () => undefined);
+      resolve(res);
+    });
+  });
+  response.catch(() => undefined);
+  req.end(JSON.stringify(body));
+  return { req, response, received: () => text };
+}
+
+/** Polls `condition` every few ms until it holds, failing with `what` after `timeoutMs`. Never a fixed sleep. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+export function sseData(body: string): string[] {
+  return body
+    .split('\n\n')
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => block.slice('data: '.length));
+}
+
+/** `created` is the second the server built the chunk; two runs of one request may straddle a second boundary. */
+export function withoutCreated(text: string): string {
+  return text.replace(/"created":\d+/g, '"created":0');
+}
