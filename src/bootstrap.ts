@@ -25,6 +25,8 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
     { bodyParser: false, bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
+  // No framework fingerprint in every response.
+  app.disable('x-powered-by');
 
   // Express-level order matters: the request logger gives every request its id (echoed as x-request-id) and its
   // start line before the body parser can reject it; the error handler right after the parser turns malformed JSON
