@@ -3,8 +3,10 @@ import { ConfigModule } from '@nestjs/config';
 import { ChatModule } from './chat/chat.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
+import { ConversationsModule } from './conversations/conversations.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LlmConfigsModule } from './llm-configs/llm-configs.module.js';
 import { ModelsModule } from './models/models.module.js';
 
 /**
@@ -22,6 +24,8 @@ export class AppModule {
         DatabaseModule,
         HealthModule,
         ChatModule,
+        ConversationsModule,
+        LlmConfigsModule,
         ModelsModule,
       ],
       providers: [{ provide: AppConfig, useValue: config }],

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ConversationsModule } from '../conversations/conversations.module.js';
 import { VllmModule } from '../vllm/vllm.module.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { RelayService } from './relay.service.js';
 
 @Module({
-  imports: [VllmModule],
+  imports: [VllmModule, ConversationsModule],
   controllers: [ChatController],
   providers: [ChatService, RelayService],
   exports: [ChatService, RelayService],

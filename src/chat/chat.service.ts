@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { assertChatBody, assertCompletionBody, assertEmbeddingBody, upstreamBody } from './chat-request.js';
+import { ChatMemoryService, usesChatMemory } from '../conversations/chat-memory.service.js';
+import {
+  assertChatBody,
+  assertCompletionBody,
+  assertEmbeddingBody,
+  type JsonObject,
+  upstreamBody,
+} from './chat-request.js';
 import { RelayService } from './relay.service.js';
 import type { Exchange, RelayPlan } from './relay.types.js';
 
@@ -14,12 +21,12 @@ export class ChatService {
   constructor(
     private readonly config: AppConfig,
     private readonly relay: RelayService,
+    private readonly memory: ChatMemoryService,
   ) {}
 
   async chatCompletions(body: unknown, exchange: Exchange): Promise<void> {
     assertChatBody(body);
-    const plan: RelayPlan = { body: upstreamBody(body, this.config.defaultTemperature) };
-    await this.relay.relay('/v1/chat/completions', plan, exchange);
+    await this.relay.relay('/v1/chat/completions', await this.planChat(body, exchange), exchange);
   }
 
   async completions(body: unknown, exchange: Exchange): Promise<void> {
@@ -30,5 +37,27 @@ export class ChatService {
   async embeddings(body: unknown, exchange: Exchange): Promise<void> {
     assertEmbeddingBody(body);
     await this.relay.relay('/v1/embeddings', { body }, exchange);
+  }
+
+  /**
+   * A plain request goes out as it came, without touching the database. With `llm_config_id` or `conversation_id`
+   * the config is applied and, for a conversation, the history added and the request's messages stored; the turn
+   * then keeps the relayed events, hides the usage chunk the client did not ask for, and stores the reply once the
+   * response has ended.
+   */
+  private async planChat(body: JsonObject, exchange: Exchange): Promise<RelayPlan> {
+    const resolved = usesChatMemory(body) ? await this.memory.resolveChatRequest(body, exchange) : undefined;
+    if (resolved === undefined) return { body: upstreamBody(body, this.config.defaultTemperature) };
+    const { turn } = resolved;
+    const plan: RelayPlan = {
+      body: upstreamBody(resolved.body, this.config.defaultTemperature),
+      stickyKey: resolved.stickyKey,
+    };
+    if (turn !== undefined) {
+      plan.collectEvents = true;
+      plan.hideEvent = (event) => turn.hidesEvent(event);
+      plan.onSettled = (outcome) => turn.settle(outcome);
+    }
+    return plan;
   }
 }

@@ -109,7 +109,7 @@ export class RelayService {
           outcome.status = 'error';
           outcome.errorEvent = event;
         }
-        if (!res.write(event.raw)) await drained(res, signal);
+        if (plan.hideEvent?.(event) !== true && !res.write(event.raw)) await drained(res, signal);
         if (signal.aborted) break;
       }
       if (signal.aborted) {

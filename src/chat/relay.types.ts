@@ -19,6 +19,11 @@ export interface RelayPlan {
   /** Keep the relayed events in the outcome (e.g. to store the assistant reply); off by default: no retention. */
   collectEvents?: boolean;
   /**
+   * Events vLLM sent that the client must not see (the usage chunk the gateway asked for on its behalf). They are
+   * still collected; only their bytes are not written.
+   */
+  hideEvent?: (event: SseEvent) => boolean;
+  /**
    * Runs once per request after the response has ended, whatever the end: after the client's last byte, never before.
    * Its errors are logged, never sent to the client.
    */

@@ -43,6 +43,30 @@ export class ChatMessage {
   @Column({ name: 'content', type: 'text', default: '' })
   content: string;
 
+  /** The content when it was an array of parts (text, image_url, …) rather than a string; `content` is then ''. */
+  @Column({ name: 'content_parts', type: 'jsonb', nullable: true })
+  contentParts: object[] | null;
+
+  /** An assistant message's tool calls, as OpenAI's `tool_calls`. */
+  @Column({ name: 'tool_calls', type: 'jsonb', nullable: true })
+  toolCalls: object[] | null;
+
+  /** A tool message's `tool_call_id`. */
+  @Column({ name: 'tool_call_id', type: 'text', nullable: true })
+  toolCallId: string | null;
+
+  /** OpenAI's optional participant `name`. */
+  @Column({ name: 'name', type: 'text', nullable: true })
+  name: string | null;
+
+  /** A reasoning model's chain of thought; kept, but not replayed to the model on later turns. */
+  @Column({ name: 'reasoning', type: 'text', nullable: true })
+  reasoning: string | null;
+
+  /** Tokens this message takes in a prompt, as vLLM's `/tokenize` counted them; NULL when it could not. */
+  @Column({ name: 'token_count', type: 'integer', nullable: true })
+  tokenCount: number | null;
+
   @Column({ name: 'status', type: 'text' })
   status: ChatMessageStatus;
 

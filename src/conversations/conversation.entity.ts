@@ -40,6 +40,10 @@ export class Conversation {
   @Column({ name: 'metadata', type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;
 
+  /** The highest message `seq` handed out; a turn reserves its seqs by raising it (the row lock orders turns). */
+  @Column({ name: 'last_seq', type: 'integer', default: 0 })
+  lastSeq: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

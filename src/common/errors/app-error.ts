@@ -4,6 +4,7 @@
  */
 export type AppErrorCode =
   | 'bad_request'
+  | 'context_length_exceeded'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
@@ -60,6 +61,9 @@ export function mapAppError(err: AppError): MappedError {
   });
   switch (err.code) {
     case 'bad_request':
+      return body(400, 'invalid_request_error');
+    case 'context_length_exceeded':
+      // OpenAI's own code for this case: SDKs and agents branch on it to shorten the history and retry.
       return body(400, 'invalid_request_error');
     case 'unauthorized':
       return body(401, 'authentication_error', 'invalid_api_key');

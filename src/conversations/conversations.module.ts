@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LlmConfigsModule } from '../llm-configs/llm-configs.module.js';
+import { VllmModule } from '../vllm/vllm.module.js';
+import { ChatMemoryService } from './chat-memory.service.js';
+import { ChatMessage } from './chat-message.entity.js';
+import { Conversation } from './conversation.entity.js';
+import { ConversationsController } from './conversations.controller.js';
+import { ConversationsService } from './conversations.service.js';
+import { MessageStore } from './message-store.js';
+import { TokenCounter } from './token-counter.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Conversation, ChatMessage]), LlmConfigsModule, VllmModule],
+  controllers: [ConversationsController],
+  providers: [ConversationsService, ChatMemoryService, MessageStore, TokenCounter],
+  exports: [ChatMemoryService],
+})
+export class ConversationsModule {}

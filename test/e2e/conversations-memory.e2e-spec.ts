@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { ChatMemoryService, type ResolvedChatRequest } from '../../src/conversations/chat-memory.service.js';
+import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
+import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
+import { jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
+import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * `ChatMemoryService` on the real app (PostgreSQL, the simulator's /tokenize): what the HTTP tests in
+ * conversations-chat.e2e-spec.ts cannot see from outside, the database work per request and the body a turn builds.
+ */
+describe('chat memory service (e2e, service level)', () => {
+  let sim: Simulator;
+  let gateway: RunningGateway;
+  let memory: ChatMemoryService;
+  let call: JsonApi;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ maxModelLen: 400 });
+    gateway = await startGateway({ VLLM_BASE_URL: sim.url });
+    memory = gateway.app.get(ChatMemoryService);
+    call = jsonApi(gateway.url);
+    db = gateway.app.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await sim?.close();
+  });
+
+  async function resolve(body: Json): Promise<ResolvedChatRequest> {
+    const resolved = await memory.resolveChatRequest(body, { requestId: randomUUID(), receivedAt: performance.now() });
+    if (resolved === undefined) throw new Error('expected the request to be resolved');
+    return resolved;
+  }
+
+  const countQueries = async (work: () => Promise<unknown>): Promise<number> => {
+    const spy = jest.spyOn(db.logger, 'logQuery');
+    try {
+      await work();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  it('lets a request’s config override the conversation’s for that turn', async () => {
+    const own = await postLlmConfig(call, { system_prompt: 'Own.' });
+    const other = await postLlmConfig(call, { system_prompt: 'Other.', temperature: 0.5 });
+    const conversation = await postConversation(call, { llm_config_id: own.id });
+
+    const resolved = await resolve({
+      conversation_id: conversation.id,
+      llm_config_id: other.id,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+
+    expect(resolved.body).toEqual({
+      temperature: 0.5,
+      messages: [
+        { role: 'system', content: 'Other.' },
+        { role: 'user', content: 'x' },
+      ],
+    });
+    await resolved.turn?.settle({ status: 'aborted' });
+  });
+
+  it('leaves room for the reply: a max_tokens the context window cannot hold is a 400 on messages', async () => {
+    const conversation = await postConversation(call);
+    await expect(
+      resolve({ conversation_id: conversation.id, max_tokens: 399, messages: [{ role: 'user', content: 'hi' }] }),
+    ).rejects.toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
+    expect(await db.getRepository(ChatMessage).countBy({ conversationId: conversation.id })).toBe(0);
+  });
+
+  it('makes no query for a plain request', async () => {
+    const queries = await countQueries(async () => {
+      const resolved = await memory.resolveChatRequest(
+        { model: 'sim-model', messages: [{ role: 'user', content: 'x' }], prompt_variables: { a: 'b' } },
+        { requestId: 'plain', receivedAt: 0 },
+      );
+      expect(resolved).toBeUndefined();
+    });
+    expect(queries).toBe(0);
+  });
+
+  it('reads a config once, then from the cache', async () => {
+    const config = await postLlmConfig(call, { temperature: 0.3 });
+    const body = { llm_config_id: config.id, messages: [{ role: 'user', content: 'x' }] };
+    await resolve(body);
+    expect(await countQueries(() => resolve(body))).toBe(0);
+  });
+
+  it('costs a conversation turn one read and one write before vLLM is called', async () => {
+    const conversation = await postConversation(call);
+    const first = await resolve({ conversation_id: conversation.id, messages: [{ role: 'user', content: 'warm' }] });
+    await first.turn?.settle({ status: 'aborted' });
+
+    const queries = await countQueries(async () => {
+      const turn = await resolve({
+        conversation_id: conversation.id,
+        messages: [{ role: 'user', content: 'counted' }],
+      });
+      expect(turn.body['messages']).toEqual([
+        { role: 'user', content: 'warm' },
+        { role: 'user', content: 'counted' },
+      ]);
+    });
+
+    expect(queries).toBe(2);
+    expect(await db.getRepository(ChatMessage).countBy({ conversationId: conversation.id })).toBe(3);
+  });
+});
