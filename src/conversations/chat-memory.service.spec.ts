@@ -168,7 +168,7 @@ describe('ChatMemoryService', () => {
     store.appendTurn.mockClear();
     await expect(
       service.resolveChatRequest({ ...body, max_tokens: 990, prompt_variables: { who: 'x' } }, context),
-    ).rejects.toMatchObject({ code: 'bad_request', param: 'messages' });
+    ).rejects.toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
     expect(store.appendTurn).not.toHaveBeenCalled();
   });
 
