@@ -42,7 +42,7 @@ export interface RelayOutcome {
   attemptId?: string;
   /** The non-streamed answer, as relayed. */
   body?: Buffer;
-  /** The events relayed so far, when the plan asked to collect them. Parse with `event.json()`. */
+  /** The events relayed so far, when the plan asked to collect them. */
   events?: SseEvent[];
   /** vLLM's in-stream `{"error": …}` event, relayed to the client as is. */
   errorEvent?: SseEvent;

@@ -117,6 +117,7 @@ describe('loadConfig', () => {
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'not-a-url' }, 'VLLM_BASE_URL contains an invalid http(s) URL: "not-a-url"'],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'ftp://vllm' }, 'VLLM_BASE_URL contains an invalid http(s) URL'],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'http://a, http://a/' }, 'VLLM_BASE_URL lists the same URL twice'],
+    ['VLLM_BASE_URL', { VLLM_BASE_URL: 'http://gw:s3cret@vllm:8000' }, 'VLLM_BASE_URL must not contain credentials'],
     ['DATABASE_URL', { DATABASE_URL: undefined }, 'DATABASE_URL is required'],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must be a postgres:// URL'],
     ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
@@ -137,6 +138,11 @@ describe('loadConfig', () => {
     const problems = problemsOf({ ...REQUIRED, ...override });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(expected);
+  });
+
+  it('refuses upstream URLs with credentials without quoting them: /health and the logs show these URLs', () => {
+    const problems = problemsOf({ ...REQUIRED, VLLM_BASE_URL: 'http://a:8000,https://gw:s3cret@b:8000' });
+    expect(problems).toEqual(['VLLM_BASE_URL must not contain credentials; set VLLM_API_KEY instead']);
   });
 
   it('reports every problem at once, in one error whose message lists them', () => {

@@ -55,6 +55,8 @@ export function loadConfig(env: Env): AppConfig {
   if (baseUrls.length === 0) problems.push('VLLM_BASE_URL is required (one URL or a comma-separated list)');
   for (const url of baseUrls) {
     if (!isHttpUrl(url)) problems.push(`VLLM_BASE_URL contains an invalid http(s) URL: "${url}"`);
+    // Upstream URLs are shown by the public /health and written to logs, so they must not hold a secret.
+    else if (hasCredentials(url)) problems.push('VLLM_BASE_URL must not contain credentials; set VLLM_API_KEY instead');
   }
   if (new Set(baseUrls).size !== baseUrls.length) problems.push('VLLM_BASE_URL lists the same URL twice');
 
@@ -125,6 +127,11 @@ export function loadConfig(env: Env): AppConfig {
     }),
     bodyLimit,
   });
+}
+
+function hasCredentials(value: string): boolean {
+  const url = new URL(value);
+  return url.username !== '' || url.password !== '';
 }
 
 function isHttpUrl(value: string): boolean {

@@ -66,17 +66,12 @@ export class StreamAccumulator {
   /** One event's data, as text. */
   push(data: string): void {
     if (data === '[DONE]') return;
-    let parsed: unknown;
+    let chunk: unknown;
     try {
-      parsed = JSON.parse(data);
+      chunk = JSON.parse(data);
     } catch {
       return;
     }
-    this.pushJson(parsed);
-  }
-
-  /** One event's data, already parsed (the relay's `SseEvent.json()` caches its parse). */
-  pushJson(chunk: unknown): void {
     if (!isObject(chunk)) return;
     const error = chunk['error'];
     if (error !== undefined) {

@@ -2,14 +2,6 @@ import { isUsageOnlyChunk } from './assistant-reply.js';
 
 const EMPTY_CHOICES = Buffer.from('"choices":[]');
 
-/** The payload of a single-line `data:` event, which is how vLLM frames every chunk. */
-function sseData(raw: Buffer): string {
-  return raw
-    .toString('utf8')
-    .trim()
-    .replace(/^data:\s?/, '');
-}
-
 /**
  * How a relayed request ended, as the relay reports it (the chat module's `RelayOutcome` fits this shape). Only
  * what the reply's row needs is read.
@@ -51,8 +43,8 @@ export class ConversationTurn {
    * Whether the relay should skip writing this event's bytes to the client. Called for every relayed event, so the
    * common case is a byte search (vLLM writes compact JSON), with a parse only for the one candidate.
    */
-  hidesEvent(event: { readonly raw: Buffer }): boolean {
-    return this.hideUsageChunk && event.raw.includes(EMPTY_CHOICES) && isUsageOnlyChunk(sseData(event.raw));
+  hidesEvent(event: { readonly raw: Buffer; readonly data: string }): boolean {
+    return this.hideUsageChunk && event.raw.includes(EMPTY_CHOICES) && isUsageOnlyChunk(event.data);
   }
 
   /** Stores the reply. A second call is ignored: one turn, one reply row. */

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   CreateLlmConfigDto,
   LlmConfigDto,
@@ -25,7 +25,7 @@ export class LlmConfigsController {
 
   @Post()
   @ApiOperation({ summary: 'Create an LLM configuration (409 when the name is taken)' })
-  @ApiOkResponse({ type: LlmConfigDto })
+  @ApiCreatedResponse({ type: LlmConfigDto })
   async create(@Body() dto: CreateLlmConfigDto): Promise<LlmConfigDto> {
     return toLlmConfigDto(await this.configs.create(dto));
   }

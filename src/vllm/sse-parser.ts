@@ -13,8 +13,6 @@ const ERROR_KEY = Buffer.from('"error"');
  */
 export class SseEvent {
   private text: string | undefined;
-  private parsed: unknown;
-  private parsedOnce = false;
 
   constructor(
     readonly raw: Buffer,
@@ -34,19 +32,6 @@ export class SseEvent {
       this.text = parts.join('\n');
     }
     return this.text;
-  }
-
-  /** The data parsed as JSON, or undefined when it is not JSON (e.g. `[DONE]`). Parsed once, on first call. */
-  json(): unknown {
-    if (!this.parsedOnce) {
-      this.parsedOnce = true;
-      try {
-        this.parsed = this.done ? undefined : JSON.parse(this.data);
-      } catch {
-        this.parsed = undefined;
-      }
-    }
-    return this.parsed;
   }
 
   /**

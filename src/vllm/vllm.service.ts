@@ -18,7 +18,6 @@ import type {
   UpstreamHealth,
   UpstreamJson,
   UpstreamResponse,
-  UpstreamStream,
 } from './vllm.types.js';
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -107,13 +106,6 @@ export class VllmService implements OnApplicationShutdown {
     if (answer.kind === 'json') return answer;
     answer.cancel();
     throw new AppError('bad_gateway', 'vLLM answered a non-streamed request with an event stream');
-  }
-
-  /** Streamed chat completion; `body.stream` must be true. Resolves when vLLM has accepted the request. */
-  async chatCompletionStream(body: object, signal: AbortSignal, options: UpstreamCallOptions): Promise<UpstreamStream> {
-    const answer = await this.send('/v1/chat/completions', body, signal, options);
-    if (answer.kind === 'stream') return answer;
-    throw new AppError('bad_gateway', `vLLM answered a streamed request with ${answer.contentType}`);
   }
 
   /**
@@ -323,7 +315,8 @@ type TimeoutConfig = Pick<AppConfig['vllm'], 'firstByteTimeoutMs' | 'idleTimeout
  */
 class Attempt {
   readonly controller = new AbortController();
-  private cause: 'client' | 'timeout' | undefined;
+  /** `stalled`: the idle timeout ran out while the consumer was not asking for more (a client that stopped reading). */
+  private cause: 'client' | 'timeout' | 'stalled' | undefined;
   private idle = false;
   private timer: NodeJS.Timeout;
   private released = false;
@@ -425,6 +418,12 @@ class Attempt {
   /** Maps whatever ended the attempt to what the caller should see. */
   failure(err: unknown): Error {
     if (this.cause === 'client') return new UpstreamCancelledError();
+    if (this.cause === 'stalled') {
+      return new AppError(
+        'gateway_timeout',
+        `The client read nothing for ${this.timeouts.idleTimeoutMs} ms; the vLLM request was aborted`,
+      );
+    }
     if (this.cause === 'timeout') {
       this.pool.recordFailure(this.upstream);
       return this.idle
@@ -449,7 +448,11 @@ class Attempt {
   };
 
   private readonly onTimeout = (): void => {
-    this.cause ??= 'timeout';
+    // The timer is refreshed only when the consumer reads. When it is not waiting for data (the relay is blocked on a
+    // client that does not read), vLLM was not the one that went quiet: still abort, so it frees the request, but do
+    // not count it against the upstream, or slow clients would eject a healthy vLLM.
+    const consumerWaiting = this.wake !== undefined;
+    this.cause ??= this.idle && !consumerWaiting && !this.draining ? 'stalled' : 'timeout';
     this.abort();
   };
 

@@ -326,21 +326,48 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
     await own.close();
 
     expect(writingWhenPoolClosed).toBe(false);
-    const check = await openTestDataSource();
-    try {
-      const rows = await check.query<{ role: string; content: string }[]>(
-        `SELECT role, content FROM chat_messages WHERE conversation_id = $1 ORDER BY seq`,
-        [conversation.id],
-      );
-      expect(rows).toEqual([
-        { role: 'user', content: 'last words' },
-        { role: 'assistant', content: 'last words' },
-      ]);
-    } finally {
-      await check.destroy();
-    }
+    expect(await rowsAfterClose(conversation.id, 'content')).toEqual([
+      { role: 'user', content: 'last words' },
+      { role: 'assistant', content: 'last words' },
+    ]);
+  });
+
+  it('stores the reply of a turn the client hangs up on while the app is closing', async () => {
+    const own = await startGateway({ VLLM_BASE_URL: sim.url });
+    sim.configure({ outputMode: 'fixed', outputTokens: 2_000, itlMs: 10 });
+    const conversation = await postConversation(jsonApi(own.url));
+    const request = open(own.url, '/v1/chat/completions', {
+      conversation_id: conversation.id,
+      stream: true,
+      messages: [{ role: 'user', content: 'cut short by a shutdown' }],
+    });
+    expect((await request.response).statusCode).toBe(200);
+    await waitFor(() => contentOf(sseData(request.received())).length > 20, 'some content to arrive');
+    // The server stops listening and waits for the stream; the hang-up ends it, and with it the server's last
+    // connection: the reply's write starts only after the relay settles, which must still be before the pool closes.
+    const closing = own.close();
+    request.req.destroy();
+    await closing;
+
+    expect(await rowsAfterClose(conversation.id, 'status')).toEqual([
+      { role: 'user', status: 'complete' },
+      { role: 'assistant', status: 'aborted' },
+    ]);
   });
 });
+
+/** A conversation's rows, read on a connection of its own once the gateway that wrote them is closed. */
+async function rowsAfterClose(conversationId: string, column: 'content' | 'status'): Promise<Json[]> {
+  const check = await openTestDataSource();
+  try {
+    return await check.query<Json[]>(
+      `SELECT role, ${column} FROM chat_messages WHERE conversation_id = $1 ORDER BY seq`,
+      [conversationId],
+    );
+  } finally {
+    await check.destroy();
+  }
+}
 
 /** The reply text a client assembles from the `data:` payloads it read. */
 function contentOf(payloads: readonly string[]): string {

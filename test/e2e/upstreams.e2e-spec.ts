@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
+import { AppError } from '../../src/common/errors/app-error.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { VllmService } from '../../src/vllm/vllm.service.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { get, post, waitFor } from '../helpers/relay.js';
@@ -139,5 +141,38 @@ describe('several upstreams', () => {
     b = await startSimulator({ port: bPort });
     await waitFor(() => bState?.ejected === false, 'the upstream to be re-admitted', 10_000);
     expect((await viaService(vllm, stickyToB, 'home-again')).upstream).toBe(b.url);
+  });
+});
+
+describe('a consumer that stops reading a stream', () => {
+  it('ends the stream after the idle timeout without counting it against the upstream', async () => {
+    const sim = await startSimulator();
+    sim.configure({ outputMode: 'fixed', outputTokens: 2_000, itlMs: 5 });
+    const vllm = new VllmService(
+      loadConfig({ VLLM_BASE_URL: sim.url, DATABASE_URL: 'postgres://unused/db', VLLM_IDLE_TIMEOUT_MS: '100' }),
+    );
+    try {
+      const answer = await vllm.send('/v1/chat/completions', { messages, stream: true }, new AbortController().signal, {
+        requestId: 'slow-reader',
+      });
+      if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.contentType}`);
+      const events = answer.events[Symbol.asyncIterator]();
+      expect((await events.next()).done).toBe(false);
+      // The consumer asks for nothing (a relay waiting on a client that does not read) while vLLM keeps sending.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      let failure: unknown;
+      try {
+        while ((await events.next()).done !== true);
+      } catch (err) {
+        failure = err;
+      }
+      expect(failure).toBeInstanceOf(AppError);
+      expect((failure as AppError).message).toMatch(/client read nothing/);
+      await waitFor(() => sim.counters().aborted === 1, 'vLLM to see the abort');
+      expect(vllm.pool.upstreams[0]?.consecutiveFailures).toBe(0);
+    } finally {
+      vllm.close();
+      await sim.close();
+    }
   });
 });
