@@ -275,6 +275,16 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
     expect(await storedMessages(conversation.id)).toHaveLength(60);
   });
 
+  it('answers a turn whose message PostgreSQL cannot store with a 400, storing and sending nothing', async () => {
+    const conversation = await postConversation(call);
+    const before = chatBodies().length;
+    const turn = await say(conversation.id, 'null\u0000byte');
+    expect(turn.status).toBe(400);
+    expect((JSON.parse(turn.text) as ErrorBody).error.message).toMatch(/NUL/);
+    expect(chatBodies()).toHaveLength(before);
+    expect(await storedMessages(conversation.id)).toHaveLength(0);
+  });
+
   it('makes no database query for a plain chat request', async () => {
     const db = gateway.app.get(DataSource);
     const spy = jest.spyOn(db.logger, 'logQuery');

@@ -207,6 +207,15 @@ describe('/v1/conversations (e2e)', () => {
     });
   });
 
+  it('rejects text PostgreSQL cannot store (a NUL character) with a 400, not a 500', async () => {
+    for (const body of [{ title: 'bad\u0000title' }, { metadata: { note: 'bad\u0000value' } }]) {
+      const res = await call('POST', '/v1/conversations', body);
+      expect(res.status).toBe(400);
+      expect(error(res.body)).toMatchObject({ type: 'invalid_request_error', code: 'bad_request' });
+      expect(error(res.body).message).toMatch(/NUL/);
+    }
+  });
+
   describe('update and delete', () => {
     it('changes the title, the metadata and the config, and clears them with null', async () => {
       const conversation = await postConversation(call, { title: 'old', metadata: { a: '1' } });

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
 import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
 
 /** What a client sees for any failure we did not anticipate; the details go to the log only. */
@@ -38,6 +39,18 @@ function httpExceptionMessage(exception: HttpException): string {
   return exception.message;
 }
 
+/**
+ * PostgreSQL's codes for text it cannot store: a NUL character in a text column (22021) or a `\u0000` escape in
+ * jsonb (22P05). JSON allows both, so they are the client's input, not our failure.
+ */
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
+function isUnstorableText(exception: unknown): boolean {
+  if (!(exception instanceof QueryFailedError)) return false;
+  const code: unknown = (exception.driverError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
+}
+
 /** The shape of errors raised by body-parser (built with `http-errors`). */
 interface BodyParserError extends Error {
   status: number;
@@ -68,6 +81,11 @@ export function toErrorResponse(exception: unknown): MappedError {
       return mapAppError(new AppError('payload_too_large', `The request body is larger than the limit${limit}.`));
     }
     if (exception.expose) return fromStatus(exception.status, exception.message);
+  }
+  if (isUnstorableText(exception)) {
+    return mapAppError(
+      new AppError('bad_request', 'Text to be stored must not contain NUL (\\u0000) characters; nothing was stored.'),
+    );
   }
   return fromStatus(500, INTERNAL_ERROR_MESSAGE);
 }
