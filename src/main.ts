@@ -1,10 +1,18 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './bootstrap.js';
+import { superviseWorkers } from './cluster.js';
 import { processLogger } from './common/logging/process-logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
+
+/**
+ * The accept queue. Node's default (511) overflowed when 2,000 clients connected at once (BENCHMARKS.md,
+ * streams-2000), and the SYN retries that follow cost their clients 1 s or more; the kernel caps it at
+ * net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -19,9 +27,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (config.workers > 1 && cluster.isPrimary) {
+    superviseWorkers(config, ({ port }) => announce(config, port));
+    return;
+  }
+  // Loaded here, not at the top: a cluster primary never runs the app, so it does not load Nest and TypeORM.
+  const { createApp } = await import('./bootstrap.js');
   const app = await createApp(config);
-  await app.listen(config.port, config.host);
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  // Nest passes the extra argument on to `server.listen(port, host, backlog)`; its typings only name a callback.
+  const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
+  await listen(config.port, config.host, LISTEN_BACKLOG);
+  if (cluster.isPrimary) announce(config, (app.getHttpServer().address() as AddressInfo).port);
+}
+
+function announce(config: AppConfig, port: number): void {
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const base = `http://${shown}:${port}`;
   // For humans, on stderr: stdout carries only JSON log lines, so `node dist/src/main.js | jq .` works.
@@ -33,6 +52,7 @@ async function main(): Promise<void> {
       `    Swagger:  ${base}/docs`,
       `    Health:   ${base}/health`,
       `    Upstream: ${config.vllm.baseUrls.join(', ')}`,
+      ...(config.workers > 1 ? [`    Workers:  ${config.workers} (cluster mode)`] : []),
       '',
     ].join('\n') + '\n',
   );

@@ -31,6 +31,7 @@ class FakeResponse extends EventEmitter {
   }
 
   write(chunk: Buffer | string): boolean {
+    this.headersSent = true;
     this.written.push(chunk.toString());
     return this.accept;
   }
@@ -77,9 +78,22 @@ function streamAnswer(source: AsyncIterable<SseEvent>, cancel = jest.fn()): Upst
     attemptId: 'req-1',
     dispatchedAt: now,
     headersAt: now,
+    batches: oneByOne(source),
     events: source,
     cancel,
   };
+}
+
+async function* sourceOf(frames: readonly SseEvent[]): AsyncGenerator<SseEvent> {
+  for (const frame of frames) {
+    await Promise.resolve();
+    yield frame;
+  }
+}
+
+/** Each event in a batch of its own, as when every upstream read completes one event. */
+async function* oneByOne(source: AsyncIterable<SseEvent>): AsyncGenerator<readonly SseEvent[]> {
+  for await (const event of source) yield [event];
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -137,6 +151,51 @@ describe('RelayService', () => {
       'Cache-Control': 'no-cache',
       'X-Accel-Buffering': 'no',
     });
+  });
+
+  it('sends the headers on their own when the first event is not there yet', async () => {
+    let release: () => void = () => undefined;
+    const firstToken = new Promise<void>((resolve) => (release = resolve));
+    async function* source(): AsyncGenerator<SseEvent> {
+      await firstToken;
+      yield* events('data: {"a":1}\n\ndata: [DONE]\n\n');
+    }
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source())));
+    const done = relay.relay('/v1/chat/completions', { body: {} }, exchange);
+    for (let i = 0; i < 3; i++) await tick();
+    expect(res.headersSent).toBe(true);
+    expect(res.written).toEqual([]);
+    release();
+    await done;
+    expect(res.written.join('')).toBe('data: {"a":1}\n\ndata: [DONE]\n\n');
+  });
+
+  it('writes the events of one upstream read with one write, leaving hidden events out', async () => {
+    const frames = events('data: {"a":1}\n\ndata: {"usage":{}}\n\ndata: [DONE]\n\n');
+    const answer = streamAnswer(sourceOf(frames));
+    async function* oneRead(): AsyncGenerator<readonly SseEvent[]> {
+      await Promise.resolve();
+      yield frames;
+    }
+    answer.batches = oneRead();
+    const { relay, res, exchange } = setup(() => Promise.resolve(answer));
+    let settled: RelayOutcome | undefined;
+    await relay.relay(
+      '/v1/chat/completions',
+      {
+        body: {},
+        collectEvents: true,
+        hideEvent: (event) => event.data.includes('usage'),
+        onSettled: (outcome) => {
+          settled = outcome;
+        },
+      },
+      exchange,
+    );
+    expect(res.written).toEqual(['data: {"a":1}\n\ndata: [DONE]\n\n']);
+    expect(res.ended).toBe(true);
+    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
+    expect(settled?.events).toHaveLength(3);
   });
 
   it('ends a broken stream with an error event and [DONE], and reports it after the response', async () => {

@@ -98,18 +98,32 @@ export class RelayService {
     // The stream's headers carry the time spent before the upstream call; what follows is per event and tiny.
     const pre = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.headersAt);
     res.writeHead(answer.status, { ...SSE_HEADERS, 'Server-Timing': `gateway;dur=${formatMs(pre)}` });
-    res.flushHeaders();
+    // The headers leave with the first events when those are already here (one write, one wake-up of the client),
+    // else on their own as soon as this turn of the event loop is over, without waiting for the first token.
+    let wrote = false;
+    const flushHeaders = setImmediate(() => {
+      if (!wrote) res.flushHeaders();
+    });
     try {
-      for await (const event of answer.events) {
+      // Events that arrived in one upstream read leave in one write: node:http corks a response until the next tick,
+      // so writing them one by one would hold the first back until the last was relayed, at a chunk frame each.
+      for await (const batch of answer.batches) {
         const now = performance.now();
         outcome.firstEventAt ??= now;
         outcome.lastEventAt = now;
-        events?.push(event);
-        if (event.isError) {
-          outcome.status = 'error';
-          outcome.errorEvent = event;
+        const out: Buffer[] = [];
+        for (const event of batch) {
+          events?.push(event);
+          if (event.isError) {
+            outcome.status = 'error';
+            outcome.errorEvent = event;
+          }
+          if (plan.hideEvent?.(event) !== true) out.push(event.raw);
         }
-        if (plan.hideEvent?.(event) !== true && !res.write(event.raw)) await drained(res, signal);
+        if (out.length > 0) {
+          wrote = true;
+          if (!res.write(out.length === 1 ? out[0] : Buffer.concat(out))) await drained(res, signal);
+        }
         if (signal.aborted) break;
       }
       if (signal.aborted) {
@@ -132,6 +146,8 @@ export class RelayService {
       // The request's end log line reports it, as the exception filter does for errors before the headers.
       res.err = appError;
       res.end(`data: ${JSON.stringify(mapAppError(appError).body)}\n\n${DONE_FRAME}`);
+    } finally {
+      clearImmediate(flushHeaders);
     }
   }
 

@@ -34,4 +34,6 @@ export abstract class AppConfig {
     readonly jwtExpiresIn: string;
   };
   abstract readonly bodyLimit: string;
+  /** Processes serving HTTP: 1 runs the app in this process; more forks that many cluster workers behind it. */
+  abstract readonly workers: number;
 }

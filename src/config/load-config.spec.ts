@@ -42,6 +42,7 @@ describe('loadConfig', () => {
         jwtExpiresIn: '1h',
       },
       bodyLimit: '10mb',
+      workers: 1,
     });
   });
 
@@ -72,6 +73,7 @@ describe('loadConfig', () => {
       JWT_SECRET: 'x'.repeat(32),
       JWT_EXPIRES_IN: '15m',
       BODY_LIMIT: '512kb',
+      GATEWAY_WORKERS: '4',
     });
 
     expect(config).toMatchObject({
@@ -84,6 +86,7 @@ describe('loadConfig', () => {
       log: { dir: '/var/log/gateway', level: 'debug' },
       admin: { enabled: true, username: 'root', passwordHash: '$argon2id$hash', jwtExpiresIn: '15m' },
       bodyLimit: '512kb',
+      workers: 4,
     });
   });
 
@@ -113,6 +116,8 @@ describe('loadConfig', () => {
     ['PORT', { PORT: 'abc' }, 'PORT must be an integer between 0 and 65535 (got "abc")'],
     ['PORT', { PORT: '70000' }, 'PORT must be an integer between 0 and 65535 (got "70000")'],
     ['PORT', { PORT: '80.5' }, 'PORT must be an integer'],
+    ['GATEWAY_WORKERS', { GATEWAY_WORKERS: '0' }, 'GATEWAY_WORKERS must be an integer between 1 and 64 (got "0")'],
+    ['GATEWAY_WORKERS', { GATEWAY_WORKERS: 'auto' }, 'GATEWAY_WORKERS must be an integer between 1 and 64'],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: undefined }, 'VLLM_BASE_URL is required'],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'not-a-url' }, 'VLLM_BASE_URL contains an invalid http(s) URL: "not-a-url"'],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'ftp://vllm' }, 'VLLM_BASE_URL contains an invalid http(s) URL'],

@@ -49,6 +49,7 @@ export function loadConfig(env: Env): AppConfig {
       .filter((s) => s !== '');
 
   const port = int('PORT', 8080, 0, 65535);
+  const workers = int('GATEWAY_WORKERS', 1, 1, 64);
   const host = read('HOST') ?? '0.0.0.0';
 
   const baseUrls = list('VLLM_BASE_URL').map((u) => u.replace(/\/+$/, ''));
@@ -126,6 +127,7 @@ export function loadConfig(env: Env): AppConfig {
       jwtExpiresIn,
     }),
     bodyLimit,
+    workers,
   });
 }
 

@@ -152,6 +152,20 @@ describe('ChatMemoryService', () => {
     );
   });
 
+  it('counts the new messages while the history loads when the request names its model', async () => {
+    let loaded: (context: TurnContext) => void = () => undefined;
+    store.loadTurnContext.mockReturnValue(new Promise((resolve) => (loaded = resolve)));
+    const messages = [{ role: 'user', content: 'again' }];
+    const body = { conversation_id: CONVERSATION_ID, model: 'm', prompt_variables: { who: 'x' }, messages };
+    const pending = service.resolveChatRequest(body, context);
+
+    expect(tokens.countMessages).toHaveBeenCalledWith('m', messages, 'req-1', CONVERSATION_ID);
+    loaded(turnContext);
+    await pending;
+    // Counted once: the early count is the one the turn uses.
+    expect(tokens.countMessages.mock.calls.filter(([, counted]) => counted[0] === messages[0])).toHaveLength(1);
+  });
+
   it('drops the oldest turns that do not fit, and stores nothing when even the new message does not', async () => {
     turnContext.history = Array.from({ length: 40 }, (_, i) =>
       stored(i + 1, i % 2 === 0 ? 'user' : 'assistant', `m${i + 1}`),

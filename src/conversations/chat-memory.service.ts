@@ -9,7 +9,7 @@ import { truncateHistory } from './context-window.js';
 import { ConversationTurn, type TurnOutcome } from './conversation-turn.js';
 import { type HistoryMessage, MessageStore, type NewMessage } from './message-store.js';
 import { fromRequestMessage, isReplayed, type JsonObject, toUpstreamMessage } from './stored-message.js';
-import { TokenCounter } from './token-counter.js';
+import { type MessageCounts, TokenCounter } from './token-counter.js';
 import {
   applyConfig,
   clientAskedForUsage,
@@ -76,13 +76,21 @@ export class ChatMemoryService implements OnApplicationShutdown {
     const conversationId = idField(body, 'conversation_id');
     const configId = idField(body, 'llm_config_id');
     const variables = (body['prompt_variables'] ?? undefined) as PromptVariables | undefined;
+    const messages = body['messages'] as JsonObject[];
+    const { system: requestSystem, rest } = splitLeadingSystem(messages);
+    // A request that names its model (which then wins over any config's) has its new messages counted while the
+    // history loads, instead of after: the /tokenize call leaves the turn's critical path.
+    const requestModel = body['model'];
+    const earlyCounts =
+      conversationId !== undefined && typeof requestModel === 'string' && rest.length > 0
+        ? this.tokens.countMessages(requestModel, rest, context.requestId, conversationId)
+        : undefined;
+    earlyCounts?.catch(() => undefined);
 
     const [requestConfig, turnContext] = await Promise.all([
       configId === undefined ? undefined : this.requireConfig(configId),
       conversationId === undefined ? undefined : this.store.loadTurnContext(conversationId, HISTORY_LIMIT),
     ]);
-    const messages = body['messages'] as JsonObject[];
-    const { system: requestSystem, rest } = splitLeadingSystem(messages);
 
     if (conversationId === undefined || turnContext === undefined) {
       const upstream = applyConfig(body, requestConfig ?? null);
@@ -103,6 +111,7 @@ export class ChatMemoryService implements OnApplicationShutdown {
     const kept = await this.fitToContext(upstream, system, history, rest, newMessages, turnContext.complete, {
       requestId: context.requestId,
       conversationId,
+      earlyCounts: upstream['model'] === requestModel ? earlyCounts : undefined,
     });
     upstream['messages'] = [...system, ...kept.map(toUpstreamMessage), ...rest];
 
@@ -160,15 +169,15 @@ export class ChatMemoryService implements OnApplicationShutdown {
     rest: JsonObject[],
     newMessages: NewMessage[],
     windowComplete: boolean,
-    ids: { requestId: string; conversationId: string },
+    ids: { requestId: string; conversationId: string; earlyCounts: Promise<MessageCounts> | undefined },
   ): Promise<HistoryMessage[]> {
     const model = typeof upstream['model'] === 'string' ? upstream['model'] : undefined;
     const { requestId, conversationId: sticky } = ids;
     const uncounted = history.filter((m) => m.tokenCount === null);
-    let counts: [Awaited<ReturnType<TokenCounter['countMessages']>>, number, number, number[]];
+    let counts: [MessageCounts, number, number, number[]];
     try {
       counts = await Promise.all([
-        this.tokens.countMessages(model, rest, requestId, sticky),
+        ids.earlyCounts ?? this.tokens.countMessages(model, rest, requestId, sticky),
         system.length === 1 && system[0] !== undefined
           ? this.tokens.countSystemPrompt(model, system[0], requestId, sticky).then((c) => c.counts[0] ?? 0)
           : this.tokens.countMessages(model, system, requestId, sticky).then((c) => sum(c.counts)),

@@ -44,10 +44,13 @@ export interface UpstreamJson extends UpstreamAnswer {
 export interface UpstreamStream extends UpstreamAnswer {
   kind: 'stream';
   /**
-   * The events, ending after `[DONE]` or when vLLM closes the stream. Iteration throws an `AppError`
-   * (gateway_timeout, bad_gateway) when the upstream stalls or breaks, and `UpstreamCancelledError` after the
-   * caller's signal aborted.
+   * The events as they arrive: one array per upstream read, holding every event that read completed, so a relay can
+   * write them with one call (and flush the first at once). Ends after `[DONE]` or when vLLM closes the stream.
+   * Iteration throws an `AppError` (gateway_timeout, bad_gateway) when the upstream stalls or breaks, and
+   * `UpstreamCancelledError` after the caller's signal aborted.
    */
+  batches: AsyncIterable<readonly SseEvent[]>;
+  /** The same events one at a time. Iterate `batches` or `events`, not both. */
   events: AsyncIterable<SseEvent>;
   /** Stops reading and closes the upstream connection, which makes vLLM abort the request. Idempotent. */
   cancel(): void;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,18 @@ interface RunningMain {
 
 /** A configuration that passes validation; nothing gets far enough to connect to these addresses. */
 const VALID = { VLLM_BASE_URL: 'http://127.0.0.1:9', DATABASE_URL: 'postgres://gateway@127.0.0.1:9/gateway' };
+
+/** A gateway that starts for real (the test database), on a free port, logging at info level into `logDir`. */
+const servingEnv = (logDir: string): Record<string, string> => ({
+  ...VALID,
+  DATABASE_URL: process.env.DATABASE_URL ?? '',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_DIR: logDir,
+  LOG_LEVEL: 'info',
+});
+
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 describe('main.js start-up (e2e, built)', () => {
   // An empty working directory: main.ts loads ./.env when there is one, and a developer's must not fill the gaps.
@@ -111,15 +124,8 @@ describe('main.js start-up (e2e, built)', () => {
 
   it('starts with a valid configuration, logs JSON lines to stdout and app.log, and flushes them on SIGTERM', async () => {
     const logDir = join(cwd, 'logs');
-    const main = startMain({
-      ...VALID,
-      DATABASE_URL: process.env.DATABASE_URL ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_DIR: logDir,
-      LOG_LEVEL: 'info',
-    });
-    const [, url] = await main.waitForStderr(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const main = startMain(servingEnv(logDir));
+    const [, url] = await main.waitForStderr(LISTENING);
     const res = await fetch(`${url}/`, { headers: { 'X-Request-Id': 'main-boot-1' } });
     expect(res.headers.get('x-request-id')).toBe('main-boot-1');
     await res.arrayBuffer();
@@ -142,4 +148,54 @@ describe('main.js start-up (e2e, built)', () => {
     }
     expect(fileLines).toEqual(stdoutLines);
   });
+
+  it('runs GATEWAY_WORKERS workers on one port, and stops them all on SIGTERM', async () => {
+    const logDir = join(cwd, 'cluster-logs');
+    const main = startMain({ ...servingEnv(logDir), GATEWAY_WORKERS: '2' });
+    const [, url] = await main.waitForStderr(LISTENING);
+    // A new connection per request: the primary hands connections to the workers in turn (once both listen).
+    const pidsServing = (): Set<number> => {
+      const file = join(logDir, 'app.log');
+      const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
+      const pids = lines
+        .filter((line) => line.includes('"request_id":"cluster-'))
+        .map((line) => (JSON.parse(line) as { pid: number }).pid);
+      return new Set(pids);
+    };
+    for (let i = 0; i < 200 && pidsServing().size < 2; i++) {
+      const status = await new Promise<number>((resolve, reject) => {
+        get(`${url}/`, { agent: false, headers: { 'X-Request-Id': `cluster-${i}` } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      expect(status).toBeLessThan(500);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const workers = childPids(main.child.pid);
+    expect(workers).toHaveLength(2);
+    expect([...pidsServing()].sort()).toEqual([...workers].sort());
+
+    main.child.kill('SIGTERM');
+    const result = await main.exit;
+    expect(result.code).toBe(0);
+    for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
+  });
 });
+
+/** Live child processes of `pid` (Linux /proc). */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // Gone while listing.
+    }
+  }
+  return children;
+}

@@ -61,12 +61,24 @@ export function processTreeCpuMs(pid: number): number | undefined {
   const own = cpuMs(pid, true);
   if (own === undefined) return undefined;
   let total = own;
+  for (const child of childPids(pid)) total += cpuMs(child) ?? 0;
+  return total;
+}
+
+/** The live direct children of `pid`. */
+function childPids(pid: number): number[] {
+  const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const child = Number(entry);
-    if (parentPid(child) === pid) total += cpuMs(child) ?? 0;
+    if (parentPid(child) === pid) children.push(child);
   }
-  return total;
+  return children;
+}
+
+/** `pid` and its live direct children (a cluster-mode gateway's workers). */
+export function processTreePids(pid: number): number[] {
+  return [pid, ...childPids(pid)];
 }
 
 /** Machine-wide CPU counters (all cores), in ms. */
@@ -88,7 +100,7 @@ export function machineCpu(): MachineCpu | undefined {
   }
 }
 
-/** Samples a process's RSS every `everyMs` until stopped; peak and mean in bytes. */
+/** Samples the summed RSS of processes (fixed at the start) every `everyMs` until stopped; peak and mean in bytes. */
 export class RssSampler {
   private peak = 0;
   private sum = 0;
@@ -96,7 +108,7 @@ export class RssSampler {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly pid: number,
+    private readonly pids: readonly number[],
     everyMs = 200,
   ) {
     this.sample();
@@ -111,7 +123,11 @@ export class RssSampler {
   }
 
   private sample(): void {
-    const rss = rssBytes(this.pid);
+    let rss: number | undefined;
+    for (const pid of this.pids) {
+      const one = rssBytes(pid);
+      if (one !== undefined) rss = (rss ?? 0) + one;
+    }
     if (rss === undefined) return;
     this.peak = Math.max(this.peak, rss);
     this.sum += rss;

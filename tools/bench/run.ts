@@ -4,7 +4,7 @@
 import { requestJson } from './client.js';
 import { type RoundPlan, type RoundResult, runRound, type Target } from './load.js';
 import type { ScenarioProgress } from './progress.js';
-import { cpuMs, machineCpu, processTreeCpuMs, RssSampler, tcpListenCounters } from './proc.js';
+import { cpuMs, machineCpu, processTreeCpuMs, processTreePids, RssSampler, tcpListenCounters } from './proc.js';
 import type { CheckInput, Scenario } from './scenarios.js';
 import { countGood, distribution, type Distribution, type RequestRecord, Samples, type Slo, tpot } from './stats.js';
 
@@ -245,20 +245,21 @@ async function measuredRound(ctx: RunContext, acc: Accumulator, roundPlan: Round
   const receivedBefore = await simReceived(simUrl);
   const before = {
     client: process.cpuUsage(),
-    gateway: gatewayPid === undefined ? undefined : cpuMs(gatewayPid),
+    // The tree: in cluster mode (GATEWAY_WORKERS > 1) the workers are the primary's children.
+    gateway: gatewayPid === undefined ? undefined : processTreeCpuMs(gatewayPid),
     simulator: simPid === undefined ? undefined : cpuMs(simPid),
     postgres: pgPid === undefined ? undefined : processTreeCpuMs(pgPid),
     machine: machineCpu(),
     tcp: tcpListenCounters(),
   };
-  const rss = acc.side.viaGateway && gatewayPid !== undefined ? new RssSampler(gatewayPid) : undefined;
+  const rss = acc.side.viaGateway && gatewayPid !== undefined ? new RssSampler(processTreePids(gatewayPid)) : undefined;
   const result = await runRound(acc.side.target, roundPlan, ctx.progress);
   const rssStats = rss?.stop();
   const clientUsage = process.cpuUsage(before.client);
   acc.cpu.client += (clientUsage.user + clientUsage.system) / 1000;
   const delta = (start: number | undefined, now: number | undefined): number =>
     start === undefined || now === undefined ? 0 : now - start;
-  acc.cpu.gateway += delta(before.gateway, gatewayPid === undefined ? undefined : cpuMs(gatewayPid));
+  acc.cpu.gateway += delta(before.gateway, gatewayPid === undefined ? undefined : processTreeCpuMs(gatewayPid));
   acc.cpu.simulator += delta(before.simulator, simPid === undefined ? undefined : cpuMs(simPid));
   acc.cpu.postgres += delta(before.postgres, pgPid === undefined ? undefined : processTreeCpuMs(pgPid));
   const machineAfter = machineCpu();

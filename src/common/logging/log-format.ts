@@ -104,8 +104,8 @@ export function loggerOptions(): LoggerOptions {
     base: { pid: process.pid },
     timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
     formatters: { level: (label) => ({ level: LEVEL_NAMES[label] ?? label.toUpperCase() }) },
-    // `req`/`res` are dropped: pino-http binds the whole request to a child logger on every request, which would
-    // otherwise be serialised (headers included) each time.
+    // `req`/`res` are dropped: a logger a library binds the whole request to (pino-http does) would otherwise
+    // serialise it, headers included, on every line.
     serializers: { err: serializeError, req: omit, res: omit },
     redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
   };

@@ -7,8 +7,8 @@ const LOG_OUTPUTS = Symbol('LOG_OUTPUTS');
 
 /**
  * Structured logging: nestjs-pino's `Logger` / `PinoLogger` (global) on the process logger, with this app's level
- * and log file attached at start-up and flushed and closed at shutdown. The pino-http middleware itself is installed
- * by `createApp` (`useExisting: true` here) because it has to run before the body parser, so that a request rejected
+ * and log file attached at start-up and flushed and closed at shutdown. The request logger itself (`http-logger.ts`)
+ * is installed by `createApp` (`useExisting: true` here) because it has to run before the body parser, so that a request rejected
  * by the parser still gets its id and its two lines.
  */
 @Module({})

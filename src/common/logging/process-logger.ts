@@ -3,13 +3,38 @@ import { join } from 'node:path';
 import { pino, type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
 import { loggerOptions } from './log-format.js';
 
-/** Fans each line out to the outputs of the app that is currently running. */
+/** A batch is handed to the outputs once it holds this many characters, or this long after its first line. */
+const BATCH_BYTES = 16_384;
+const BATCH_MS = 100;
+
+/**
+ * Fans lines out to the outputs of the app that is currently running, in batches: one write per output per batch
+ * instead of one per line (a write per line to stdout and to app.log, each through libuv's thread pool, was about a
+ * tenth of the gateway's CPU at 200 req/s). A line reaches the outputs within `BATCH_MS`, so `tail -f` still follows;
+ * closing the app and exiting the process hand over what is pending first.
+ */
 class SwitchableOutput implements DestinationStream {
   targets: readonly DestinationStream[] = [];
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
 
   write(line: string): void {
-    for (const target of this.targets) target.write(line);
+    this.pending += line;
+    if (this.pending.length >= BATCH_BYTES) this.flush();
+    else this.timer ??= setTimeout(this.flush, BATCH_MS).unref();
   }
+
+  /** Hands the pending lines to the outputs (which write them asynchronously). */
+  readonly flush = (): void => {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending === '') return;
+    const batch = this.pending;
+    this.pending = '';
+    for (const target of this.targets) target.write(batch);
+  };
 }
 
 interface ProcessLogging {
@@ -23,6 +48,8 @@ let state: ProcessLogging | undefined;
 function processLogging(): ProcessLogging {
   if (state === undefined) {
     const output = new SwitchableOutput();
+    // Registered before the destinations exist, so it runs before pino's own exit hook flushes them.
+    process.on('exit', output.flush);
     // Async destinations: lines are buffered and written in the background, never one synchronous write per line.
     // pino registers an exit hook that flushes them synchronously if the process exits without closing the app.
     const stdout = pino.destination({ dest: 1, sync: false });
@@ -63,6 +90,7 @@ export function attachLogOutputs(options: { dir: string; level: LevelWithSilent 
   return {
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
+        output.flush();
         output.targets = output.targets.filter((target) => target !== file);
         file.once('close', () => resolve());
         file.once('error', () => resolve());

@@ -11,8 +11,8 @@ const ACCEPTED_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /**
  * Reuses a well-formed incoming `X-Request-Id` or makes a UUID, and echoes it on the response at once, so that every
- * response carries it, errors and body-parser rejections included. Installed as pino-http's `genReqId`, which stores
- * the result as `req.id`.
+ * response carries it, errors and body-parser rejections included. Called by the request logger, which stores the
+ * result as `req.id`.
  */
 export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers[REQUEST_ID_HEADER];

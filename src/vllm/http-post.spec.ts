@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { post, RequestFailure } from './http-post.js';
+
+const readAll = async (stream: IncomingMessage): Promise<string> => {
+  let text = '';
+  for await (const chunk of stream) text += (chunk as Buffer).toString();
+  return text;
+};
+
+describe('post', () => {
+  let server: Server;
+  let base: string;
+  const agent = new Agent({ keepAlive: true });
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (req.url === '/hang') return;
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ method: req.method, url: req.url, id: req.headers['x-request-id'], body }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('sends the bytes and headers to the URL and resolves with the response stream once its headers arrive', async () => {
+    const payload = Buffer.from('{"model":"m"}');
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': payload.length, 'X-Request-Id': 'r1' };
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 2; i++) {
+      const res = await post(`${base}/v1/chat/completions`, payload, { headers, agent, signal });
+      expect(res.statusCode).toBe(201);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(await readAll(res))).toEqual({
+        method: 'POST',
+        url: '/v1/chat/completions',
+        id: 'r1',
+        body: '{"model":"m"}',
+      });
+    }
+  });
+
+  it('rejects with the socket error code when nothing listens', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const failure = await post(`http://127.0.0.1:${port}/x`, Buffer.from('{}'), {
+      headers: {},
+      agent,
+      signal: new AbortController().signal,
+    }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(RequestFailure);
+    expect(failure).toMatchObject({ code: 'ECONNREFUSED', reusedSocket: false });
+  });
+
+  it('rejects when the signal aborts before the response', async () => {
+    const controller = new AbortController();
+    const pending = post(`${base}/hang`, Buffer.from('{}'), { headers: {}, agent, signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toBeInstanceOf(RequestFailure);
+  });
+});

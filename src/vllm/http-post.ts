@@ -1,0 +1,66 @@
+import { type Agent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
+
+/**
+ * One POST to vLLM on node:http, resolved with the response as a stream once its headers arrive. This is the hot
+ * path's whole HTTP client: the request options of each upstream URL are computed once, so a request costs only what
+ * node:http itself does (axios' per-request config merge, header normalisation and adapter were about 15 % of the
+ * gateway's CPU; BENCHMARKS.md has the side-by-side figures).
+ */
+export interface PostOptions {
+  headers: Record<string, string | number>;
+  agent: Agent;
+  signal: AbortSignal;
+}
+
+/** A request that failed before a response: keeps the socket error's code and whether the socket was a pooled one. */
+export class RequestFailure extends Error {
+  readonly code: string | undefined;
+
+  constructor(
+    cause: Error,
+    readonly reusedSocket: boolean,
+  ) {
+    super(cause.message, { cause });
+    this.name = 'RequestFailure';
+    const code = (cause as { code?: unknown }).code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+interface Target {
+  options: RequestOptions;
+  https: boolean;
+}
+
+/** Parsed once per URL (a handful: upstreams × routes). */
+const targets = new Map<string, Target>();
+
+function target(url: string): Target {
+  let found = targets.get(url);
+  if (found === undefined) {
+    const parsed = new URL(url);
+    const { protocol, hostname, port, path } = urlToHttpOptions(parsed);
+    found = { options: { protocol, hostname, port, path, method: 'POST' }, https: parsed.protocol === 'https:' };
+    targets.set(url, found);
+  }
+  return found;
+}
+
+export function post(url: string, payload: Buffer, options: PostOptions): Promise<IncomingMessage> {
+  const { options: base, https } = target(url);
+  return new Promise((resolve, reject) => {
+    const req = (https ? httpsRequest : httpRequest)({
+      ...base,
+      headers: options.headers,
+      agent: options.agent,
+      signal: options.signal,
+    });
+    // Stays attached after the response: a later socket error is reported by the response stream, and a rejection of
+    // the settled promise is a no-op.
+    req.on('error', (err) => reject(new RequestFailure(err, req.reusedSocket)));
+    req.on('response', resolve);
+    req.end(payload);
+  });
+}
