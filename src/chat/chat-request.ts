@@ -1,12 +1,11 @@
 import { AppError } from '../common/errors/app-error.js';
+import { isJsonObject, type JsonObject } from '../common/json.js';
 
 /**
  * The gateway's own request fields. vLLM would ignore them, but they are ours (conversation and config resolution),
  * so they never go upstream.
  */
 export const EXTENSION_FIELDS = ['conversation_id', 'llm_config_id', 'prompt_variables'] as const;
-
-export type JsonObject = Record<string, unknown>;
 
 /**
  * Checks only what the gateway itself reads; everything else is vLLM's to validate (its errors come back with their
@@ -21,10 +20,10 @@ export function assertChatBody(body: unknown): asserts body is JsonObject {
   }
   for (let i = 0; i < messages.length; i++) {
     const message: unknown = messages[i];
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    if (!isJsonObject(message)) {
       throw invalid(`messages[${i}]`, `'messages[${i}]' must be an object`);
     }
-    if (typeof (message as JsonObject)['role'] !== 'string') {
+    if (typeof message['role'] !== 'string') {
       throw invalid(`messages[${i}].role`, `'messages[${i}].role' must be a string`);
     }
   }
@@ -68,7 +67,7 @@ export function upstreamBody(body: JsonObject, defaultTemperature: number | unde
 }
 
 function assertObjectBody(body: unknown): asserts body is JsonObject {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     throw new AppError('bad_request', 'The request body must be a JSON object');
   }
 }

@@ -1,13 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { JsonObject } from '../common/json.js';
 import { AppConfig } from '../config/app-config.js';
 import { ChatMemoryService, usesChatMemory } from '../conversations/chat-memory.service.js';
-import {
-  assertChatBody,
-  assertCompletionBody,
-  assertEmbeddingBody,
-  type JsonObject,
-  upstreamBody,
-} from './chat-request.js';
+import { assertChatBody, assertCompletionBody, assertEmbeddingBody, upstreamBody } from './chat-request.js';
 import { RelayService } from './relay.service.js';
 import type { Exchange, RelayPlan } from './relay.types.js';
 

@@ -1,3 +1,5 @@
+import { isJsonObject, type JsonObject } from '../common/json.js';
+
 /** What a conversation stores of one assistant reply, from a JSON answer or from the relayed stream. */
 export interface AssistantReply {
   content: string;
@@ -18,31 +20,25 @@ export interface ToolCall {
   [field: string]: unknown;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const int = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);
 
 /** Reasoning models: newer vLLM sends `reasoning`, older ones `reasoning_content`, some both (copies). */
-function reasoningOf(message: Json): string | null {
+function reasoningOf(message: JsonObject): string | null {
   return str(message['reasoning']) ?? str(message['reasoning_content']);
 }
 
 /** A non-streamed chat completion, parsed from the bytes the client received. */
 export function replyFromCompletion(body: unknown): AssistantReply {
   const reply = emptyReply();
-  if (!isObject(body)) return reply;
+  if (!isJsonObject(body)) return reply;
   reply.model = str(body['model']);
   readUsage(reply, body['usage']);
   const choice: unknown = Array.isArray(body['choices']) ? body['choices'][0] : undefined;
-  if (isObject(choice)) {
+  if (isJsonObject(choice)) {
     reply.finishReason = str(choice['finish_reason']);
     const message = choice['message'];
-    if (isObject(message)) {
+    if (isJsonObject(message)) {
       reply.content = str(message['content']) ?? '';
       reply.reasoning = reasoningOf(message);
       const calls = message['tool_calls'];
@@ -72,10 +68,10 @@ export class StreamAccumulator {
     } catch {
       return;
     }
-    if (!isObject(chunk)) return;
+    if (!isJsonObject(chunk)) return;
     const error = chunk['error'];
     if (error !== undefined) {
-      this.reply.error = (isObject(error) ? str(error['message']) : str(error)) ?? 'upstream error';
+      this.reply.error = (isJsonObject(error) ? str(error['message']) : str(error)) ?? 'upstream error';
       return;
     }
     this.reply.model ??= str(chunk['model']);
@@ -83,11 +79,11 @@ export class StreamAccumulator {
     const choices = chunk['choices'];
     if (!Array.isArray(choices)) return;
     for (const choice of choices as unknown[]) {
-      if (!isObject(choice) || (choice['index'] ?? 0) !== 0) continue;
+      if (!isJsonObject(choice) || (choice['index'] ?? 0) !== 0) continue;
       const finish = str(choice['finish_reason']);
       if (finish !== null) this.reply.finishReason = finish;
       const delta = choice['delta'];
-      if (!isObject(delta)) continue;
+      if (!isJsonObject(delta)) continue;
       const content = str(delta['content']);
       if (content !== null && content !== '') this.contentParts.push(content);
       const reasoning = reasoningOf(delta);
@@ -109,7 +105,7 @@ export class StreamAccumulator {
   /** OpenAI streams a tool call as fragments sharing an `index`: id, type and name once, arguments in pieces. */
   private mergeToolCalls(fragments: unknown[]): void {
     for (const fragment of fragments) {
-      if (!isObject(fragment)) continue;
+      if (!isJsonObject(fragment)) continue;
       const index = int(fragment['index']) ?? 0;
       let call = this.calls.get(index);
       if (call === undefined) {
@@ -121,7 +117,7 @@ export class StreamAccumulator {
       const type = str(fragment['type']);
       if (type !== null) call.type = type;
       const fn = fragment['function'];
-      if (isObject(fn)) {
+      if (isJsonObject(fn)) {
         const name = str(fn['name']);
         if (name !== null) call.function.name = (call.function.name ?? '') + name;
         const args = str(fn['arguments']);
@@ -145,7 +141,7 @@ function emptyReply(): AssistantReply {
 }
 
 function readUsage(reply: AssistantReply, usage: unknown): void {
-  if (!isObject(usage)) return;
+  if (!isJsonObject(usage)) return;
   reply.promptTokens = int(usage['prompt_tokens']) ?? reply.promptTokens;
   reply.completionTokens = int(usage['completion_tokens']) ?? reply.completionTokens;
 }
@@ -158,7 +154,9 @@ export function isUsageOnlyChunk(data: string): boolean {
   if (!data.includes('"usage"') || !/"choices"\s*:\s*\[\s*\]/.test(data)) return false;
   try {
     const parsed: unknown = JSON.parse(data);
-    return isObject(parsed) && Array.isArray(parsed['choices']) && parsed['choices'].length === 0 && 'usage' in parsed;
+    return (
+      isJsonObject(parsed) && Array.isArray(parsed['choices']) && parsed['choices'].length === 0 && 'usage' in parsed
+    );
   } catch {
     return false;
   }

@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
+import type { JsonObject } from '../common/json.js';
 import type { LlmConfig } from '../llm-configs/llm-config.entity.js';
 import { LlmConfigsService } from '../llm-configs/llm-configs.service.js';
 import type { PromptVariables } from '../llm-configs/prompt-template.js';
@@ -8,7 +9,7 @@ import { replyFromCompletion, StreamAccumulator, type AssistantReply } from './a
 import { truncateHistory } from './context-window.js';
 import { ConversationTurn, type TurnOutcome } from './conversation-turn.js';
 import { type HistoryMessage, MessageStore, type NewMessage } from './message-store.js';
-import { fromRequestMessage, isReplayed, type JsonObject, toUpstreamMessage } from './stored-message.js';
+import { fromRequestMessage, isReplayed, toUpstreamMessage } from './stored-message.js';
 import { type MessageCounts, TokenCounter } from './token-counter.js';
 import {
   applyConfig,

@@ -1,6 +1,5 @@
+import type { JsonObject } from '../common/json.js';
 import type { ChatMessage } from './chat-message.entity.js';
-
-export type JsonObject = Record<string, unknown>;
 
 /** The columns of a message that come from the OpenAI message object itself. */
 export interface MessageFields {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { VllmService } from '../vllm/vllm.service.js';
 import type { TokenizeResponse, UpstreamCallOptions } from '../vllm/vllm.types.js';
-import type { JsonObject } from './stored-message.js';
+import type { JsonObject } from '../common/json.js';
 
 export interface MessageCounts {
   /** Tokens each message takes in a prompt, in order. */

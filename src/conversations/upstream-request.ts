@@ -1,7 +1,7 @@
 import { EXTENSION_FIELDS } from '../chat/chat-request.js';
 import type { LlmConfig } from '../llm-configs/llm-config.entity.js';
 import { type PromptVariables, renderPromptTemplate } from '../llm-configs/prompt-template.js';
-import type { JsonObject } from './stored-message.js';
+import type { JsonObject } from '../common/json.js';
 
 const isSet = (value: unknown): boolean => value !== undefined && value !== null;
 

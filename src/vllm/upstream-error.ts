@@ -1,4 +1,5 @@
 import { AppError } from '../common/errors/app-error.js';
+import { isJsonObject } from '../common/json.js';
 
 /** Longest upstream text quoted in a message when vLLM answered with something that is not its JSON error. */
 const MAX_QUOTED = 500;
@@ -31,10 +32,10 @@ export function parseUpstreamError(status: number, body: Buffer | string): Parse
   } catch {
     return fallback;
   }
-  if (!isRecord(json)) return fallback;
+  if (!isJsonObject(json)) return fallback;
 
   const nested = json['error'];
-  if (isRecord(nested)) return fromFields(nested, fallback);
+  if (isJsonObject(nested)) return fromFields(nested, fallback);
   if (typeof nested === 'string') return { message: nested, type: undefined, param: null };
   if (typeof json['message'] === 'string') return fromFields(json, fallback);
 
@@ -60,10 +61,6 @@ function fromFields(fields: Record<string, unknown>, fallback: ParsedUpstreamErr
     type: typeof type === 'string' && type !== '' ? type : undefined,
     param: typeof param === 'string' ? param : null,
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function truncate(text: string): string {

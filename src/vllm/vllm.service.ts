@@ -23,6 +23,7 @@ import type {
 
 const HEALTH_TIMEOUT_MS = 2_000;
 const MODELS_CACHE_MS = 5_000;
+const TOKENIZE_TIMEOUT_MS = 5_000;
 
 /** Errors that mean no connection was made: nothing reached vLLM, so another upstream may take the request. */
 const CONNECT_ERROR_CODES = new Set([
@@ -173,7 +174,9 @@ export class VllmService implements OnApplicationShutdown {
 
   /** vLLM's `/tokenize` (prompt or chat form), on the conversation's upstream when a sticky key is given. */
   async tokenize(body: object, options: UpstreamCallOptions, signal?: AbortSignal): Promise<TokenizeResponse> {
-    const answer = await this.send('/tokenize', body, signal ?? new AbortController().signal, options);
+    // Counting sits before a conversation turn's chat call: a wedged vLLM must not hold the turn for the long
+    // first-byte timeout meant for generations.
+    const answer = await this.send('/tokenize', body, signal ?? AbortSignal.timeout(TOKENIZE_TIMEOUT_MS), options);
     if (answer.kind !== 'json') {
       answer.cancel();
       throw new AppError('bad_gateway', 'vLLM answered /tokenize with an event stream');
