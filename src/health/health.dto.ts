@@ -5,7 +5,8 @@ export class RootLinksDto {
   @ApiProperty({ example: '/health' }) health: string;
   @ApiProperty({ example: '/v1/models' }) models: string;
   @ApiProperty({ example: '/v1/chat/completions' }) chat_completions: string;
-  @ApiProperty({ example: '/metrics' }) metrics: string;
+  @ApiProperty({ example: '/v1/conversations' }) conversations: string;
+  @ApiProperty({ example: '/v1/llm-configs' }) llm_configs: string;
 }
 
 export class RootInfoDto {

@@ -25,7 +25,8 @@ export class HealthService {
         health: '/health',
         models: '/v1/models',
         chat_completions: '/v1/chat/completions',
-        metrics: '/metrics',
+        conversations: '/v1/conversations',
+        llm_configs: '/v1/llm-configs',
       },
     };
   }

@@ -73,9 +73,27 @@ describe('health (e2e)', () => {
         health: '/health',
         models: '/v1/models',
         chat_completions: '/v1/chat/completions',
-        metrics: '/metrics',
+        conversations: '/v1/conversations',
+        llm_configs: '/v1/llm-configs',
       },
     });
+  });
+
+  it('links only to endpoints that exist', async () => {
+    const { links } = (await (await fetch(`${gateway.url}/`)).json()) as RootInfoDto;
+    for (const [name, path] of Object.entries(links) as [string, string][]) {
+      // The chat route takes POST only; the others answer a plain GET.
+      const res =
+        name === 'chat_completions'
+          ? await fetch(`${gateway.url}${path}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{}',
+            })
+          : await fetch(`${gateway.url}${path}`);
+      await res.arrayBuffer();
+      expect({ path, status: res.status }).toEqual({ path, status: name === 'chat_completions' ? 400 : 200 });
+    }
   });
 
   it('GET /health is 200 ok with the database and upstream details', async () => {
