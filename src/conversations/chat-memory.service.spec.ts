@@ -39,8 +39,13 @@ function stored(seq: number, role: string, content: string, tokenCount: number |
 
 describe('ChatMemoryService', () => {
   let configs: jest.Mocked<Pick<LlmConfigsService, 'findCached' | 'findDefaultCached'>>;
-  let store: jest.Mocked<Pick<MessageStore, 'loadTurnContext' | 'appendTurn' | 'insertReply'>>;
-  let tokens: jest.Mocked<Pick<TokenCounter, 'countMessages' | 'countSystemPrompt' | 'generationPromptTokens'>>;
+  let store: jest.Mocked<Pick<MessageStore, 'loadTurnContext' | 'appendTurn' | 'insertReply' | 'fillTokenCounts'>>;
+  let tokens: jest.Mocked<
+    Pick<
+      TokenCounter,
+      'countMessages' | 'countSystemPrompt' | 'generationPromptTokens' | 'known' | 'cachedSystemPrompt'
+    >
+  >;
   let service: ChatMemoryService;
   let turnContext: TurnContext;
 
@@ -63,6 +68,7 @@ describe('ChatMemoryService', () => {
       loadTurnContext: jest.fn(() => Promise.resolve(turnContext)),
       appendTurn: jest.fn(() => Promise.resolve(4)),
       insertReply: jest.fn(() => Promise.resolve()),
+      fillTokenCounts: jest.fn(() => Promise.resolve()),
     };
     tokens = {
       countMessages: jest.fn((_model: string | undefined, messages: readonly unknown[]) =>
@@ -70,6 +76,9 @@ describe('ChatMemoryService', () => {
       ),
       countSystemPrompt: jest.fn(() => Promise.resolve(counts([{}]))),
       generationPromptTokens: jest.fn(() => Promise.resolve(3)),
+      // Nothing known yet: every turn takes the exact path unless a test says otherwise.
+      known: jest.fn(() => undefined),
+      cachedSystemPrompt: jest.fn(() => undefined),
     };
     service = new ChatMemoryService(
       configs as unknown as LlmConfigsService,
@@ -184,6 +193,106 @@ describe('ChatMemoryService', () => {
       service.resolveChatRequest({ ...body, max_tokens: 990, prompt_variables: { who: 'x' } }, context),
     ).rejects.toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
     expect(store.appendTurn).not.toHaveBeenCalled();
+  });
+
+  describe('when the window and template constants are already known', () => {
+    beforeEach(() => {
+      tokens.known.mockReturnValue({ maxModelLen: 1000, generationPromptTokens: 3, userOverhead: 50 });
+      tokens.cachedSystemPrompt.mockReturnValue(10);
+    });
+    const turn = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+      conversation_id: CONVERSATION_ID,
+      model: 'm',
+      prompt_variables: { who: 'x' },
+      messages: [{ role: 'user', content: 'again' }],
+      ...extra,
+    });
+
+    it('sends a turn that provably fits without counting it first, and counts it after the response', async () => {
+      // 10 system + 20 history + (50 + 5) bound + 3 generation prompt + 900 reserve = 988 <= 1000.
+      const resolved = await service.resolveChatRequest(turn({ max_tokens: 900 }), context);
+
+      expect(tokens.countMessages).not.toHaveBeenCalled();
+      expect(tokens.countSystemPrompt).not.toHaveBeenCalled();
+      expect(tokens.generationPromptTokens).not.toHaveBeenCalled();
+      expect((resolved?.body['messages'] as { content: string }[]).map((m) => m.content)).toEqual([
+        'Talk like x.',
+        'hi',
+        'hello',
+        'again',
+      ]);
+      expect(store.appendTurn).toHaveBeenCalledWith(
+        CONVERSATION_ID,
+        [expect.objectContaining({ content: 'again', tokenCount: null })],
+        'req-1',
+      );
+
+      await resolved?.turn?.settle({ status: 'error', error: new Error('vLLM down') });
+      expect(tokens.countMessages).toHaveBeenCalledWith(
+        'm',
+        [{ role: 'user', content: 'again' }],
+        'req-1',
+        CONVERSATION_ID,
+      );
+      // The reply takes seq 4, so the one new message has seq 3; its count is stored before the reply.
+      expect(store.fillTokenCounts).toHaveBeenCalledWith(CONVERSATION_ID, [{ seq: 3, tokenCount: 10 }]);
+      expect(store.fillTokenCounts.mock.invocationCallOrder[0]).toBeLessThan(
+        store.insertReply.mock.invocationCallOrder[0] ?? 0,
+      );
+    });
+
+    it('counts exactly when the bound does not fit, even if the exact count does', async () => {
+      // The bound needs 1038 > 1000; the exact count 10 + 20 + 10 + 3 + 950 = 993 fits, all history kept.
+      const resolved = await service.resolveChatRequest(turn({ max_tokens: 950 }), context);
+
+      expect(tokens.countMessages).toHaveBeenCalledWith(
+        'm',
+        [{ role: 'user', content: 'again' }],
+        'req-1',
+        CONVERSATION_ID,
+      );
+      expect(resolved?.body['messages']).toHaveLength(4);
+      expect(store.appendTurn).toHaveBeenCalledWith(
+        CONVERSATION_ID,
+        [expect.objectContaining({ tokenCount: 10 })],
+        'req-1',
+      );
+      await resolved?.turn?.settle({ status: 'error', error: new Error('vLLM down') });
+      expect(store.fillTokenCounts).not.toHaveBeenCalled();
+    });
+
+    it.each([
+      ['an image', { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }],
+      ['a tool result', { role: 'tool', tool_call_id: 'c1', content: 'ok' }],
+      ['a named message', { role: 'user', name: 'ada', content: 'hi' }],
+    ])('counts exactly a turn with %s', async (_, message) => {
+      await service.resolveChatRequest(turn({ messages: [message] }), context);
+      expect(tokens.countMessages).toHaveBeenCalledWith('m', [message], 'req-1', CONVERSATION_ID);
+      expect(store.appendTurn).toHaveBeenCalledWith(
+        CONVERSATION_ID,
+        [expect.objectContaining({ tokenCount: 10 })],
+        'req-1',
+      );
+    });
+
+    it('counts exactly when a stored message has no count or the system prompt was never counted', async () => {
+      turnContext.history = [stored(1, 'user', 'hi', null), stored(2, 'assistant', 'hello')];
+      await service.resolveChatRequest(turn(), context);
+      expect(store.appendTurn).toHaveBeenLastCalledWith(
+        CONVERSATION_ID,
+        [expect.objectContaining({ tokenCount: 10 })],
+        'req-1',
+      );
+
+      turnContext.history = [stored(1, 'user', 'hi'), stored(2, 'assistant', 'hello')];
+      tokens.cachedSystemPrompt.mockReturnValue(undefined);
+      await service.resolveChatRequest(turn(), context);
+      expect(store.appendTurn).toHaveBeenLastCalledWith(
+        CONVERSATION_ID,
+        [expect.objectContaining({ tokenCount: 10 })],
+        'req-1',
+      );
+    });
   });
 
   it('sends the whole history when vLLM cannot count, and stores no counts', async () => {

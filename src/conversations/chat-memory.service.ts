@@ -6,11 +6,11 @@ import { LlmConfigsService } from '../llm-configs/llm-configs.service.js';
 import type { PromptVariables } from '../llm-configs/prompt-template.js';
 import { isUuid } from '../llm-configs/uuid-param.js';
 import { replyFromCompletion, StreamAccumulator, type AssistantReply } from './assistant-reply.js';
-import { truncateHistory } from './context-window.js';
+import { type HistoryEntry, truncateHistory } from './context-window.js';
 import { ConversationTurn, type TurnOutcome } from './conversation-turn.js';
 import { type HistoryMessage, MessageStore, type NewMessage } from './message-store.js';
 import { fromRequestMessage, isReplayed, toUpstreamMessage } from './stored-message.js';
-import { type MessageCounts, TokenCounter } from './token-counter.js';
+import { type MessageCounts, TokenCounter, userMessageUpperBound } from './token-counter.js';
 import {
   applyConfig,
   clientAskedForUsage,
@@ -80,10 +80,14 @@ export class ChatMemoryService implements OnApplicationShutdown {
     const messages = body['messages'] as JsonObject[];
     const { system: requestSystem, rest } = splitLeadingSystem(messages);
     // A request that names its model (which then wins over any config's) has its new messages counted while the
-    // history loads, instead of after: the /tokenize call leaves the turn's critical path.
+    // history loads, instead of after: the /tokenize call leaves the turn's critical path. Not when the turn may
+    // prove to fit without counting them (see `fitsUncounted`): then no /tokenize call is made before the chat call.
     const requestModel = body['model'];
     const earlyCounts =
-      conversationId !== undefined && typeof requestModel === 'string' && rest.length > 0
+      conversationId !== undefined &&
+      typeof requestModel === 'string' &&
+      rest.length > 0 &&
+      !this.mayFitUncounted(requestModel, rest)
         ? this.tokens.countMessages(requestModel, rest, context.requestId, conversationId)
         : undefined;
     earlyCounts?.catch(() => undefined);
@@ -126,8 +130,13 @@ export class ChatMemoryService implements OnApplicationShutdown {
     const replySeq = await this.store.appendTurn(conversationId, newMessages, context.requestId);
     if (replySeq === null) throw conversationNotFound(conversationId);
     const model = typeof upstream['model'] === 'string' ? upstream['model'] : undefined;
+    // New messages stored without a count (the turn fit without one, or vLLM could not count) are counted after the
+    // response, like the reply, so that the next turn has exact counts. appendTurn gave them the seqs before the reply's.
+    const uncounted = rest.flatMap((message, i) =>
+      newMessages[i]?.tokenCount === null ? [{ seq: replySeq - rest.length + i, message }] : [],
+    );
     const turn = new ConversationTurn(conversationId, replySeq, stream, hideUsageChunk, (outcome) =>
-      this.track(this.storeReply(conversationId, replySeq, model, context, outcome)),
+      this.track(this.storeReply(conversationId, replySeq, model, context, outcome, uncounted)),
     );
     return { body: upstream, stickyKey: conversationId, turn };
   }
@@ -159,6 +168,60 @@ export class ChatMemoryService implements OnApplicationShutdown {
   }
 
   /**
+   * Whether the new messages alone may fit by their upper bound, with the model's constants already known: only then
+   * is it worth not counting them early, since the whole turn may then fit without counting them at all.
+   */
+  private mayFitUncounted(model: string, rest: readonly JsonObject[]): boolean {
+    const known = this.tokens.known(model);
+    if (known === undefined) return false;
+    const bound = upperBound(rest, known.userOverhead);
+    return bound !== undefined && bound + known.generationPromptTokens < known.maxModelLen;
+  }
+
+  /**
+   * The history to send when the turn provably needs no more cutting than it would with unlimited room, decided
+   * without calling vLLM; undefined when that cannot be shown from what is already known (then the exact path).
+   *
+   * Everything but the new messages is an exact count (the cached system prompt and generation prompt, the stored
+   * history counts); the new messages count at their upper bound (`userMessageUpperBound`). `truncateHistory` keeps
+   * the first cut point that fits; if the first candidate fits with the bound, it fits with the exact count, which
+   * is no larger, so the exact path would have chosen the same cut: the prefix is the one it would have sent.
+   */
+  private fitsUncounted(
+    model: string | undefined,
+    upstream: JsonObject,
+    system: readonly JsonObject[],
+    history: readonly HistoryMessage[],
+    rest: readonly JsonObject[],
+    windowComplete: boolean,
+  ): HistoryMessage[] | undefined {
+    const known = this.tokens.known(model);
+    if (known === undefined || system.length > 1) return undefined;
+    const systemTokens = system[0] === undefined ? 0 : this.tokens.cachedSystemPrompt(model, system[0]);
+    const newTokens = upperBound(rest, known.userOverhead);
+    if (systemTokens === undefined || newTokens === undefined) return undefined;
+    const entries: HistoryEntry[] = [];
+    for (const m of history) {
+      if (m.tokenCount === null) return undefined;
+      entries.push({ seq: m.seq, role: m.role, tokens: m.tokenCount });
+    }
+    const options = { chunkSize: TRUNCATION_CHUNK, windowComplete };
+    const budget = {
+      maxModelLen: known.maxModelLen,
+      fixedTokens: systemTokens + newTokens + known.generationPromptTokens,
+      reserveTokens: replyReserve(upstream),
+    };
+    const bounded = truncateHistory(entries, budget, options);
+    const roomiest = truncateHistory(
+      entries,
+      { maxModelLen: Number.MAX_SAFE_INTEGER, fixedTokens: 0, reserveTokens: 0 },
+      options,
+    );
+    if (!bounded.fits || !roomiest.fits || bounded.start !== roomiest.start) return undefined;
+    return history.slice(bounded.start);
+  }
+
+  /**
    * Counts the turn with vLLM's tokenizer, stores the counts on the new messages, and returns the history that fits
    * beside the system prompt, the new messages and the reply's reserve. When vLLM cannot count (an old server, the
    * upstream down), the turn goes out whole and vLLM is the judge: a count is never guessed.
@@ -174,6 +237,12 @@ export class ChatMemoryService implements OnApplicationShutdown {
   ): Promise<HistoryMessage[]> {
     const model = typeof upstream['model'] === 'string' ? upstream['model'] : undefined;
     const { requestId, conversationId: sticky } = ids;
+    // The common case: the turn provably fits, so the new messages are not counted before the chat call (they are
+    // stored uncounted and counted after the response). An early count already under way is used instead.
+    if (ids.earlyCounts === undefined) {
+      const kept = this.fitsUncounted(model, upstream, system, history, rest, windowComplete);
+      if (kept !== undefined) return kept;
+    }
     const uncounted = history.filter((m) => m.tokenCount === null);
     let counts: [MessageCounts, number, number, number[]];
     try {
@@ -228,11 +297,16 @@ export class ChatMemoryService implements OnApplicationShutdown {
     requestedModel: string | undefined,
     context: ChatRequestContext,
     outcome: TurnOutcome,
+    uncounted: readonly { seq: number; message: JsonObject }[],
   ): Promise<void> {
     const reply = readReply(outcome);
     const status = reply.error !== null ? 'error' : outcome.status;
     const end = outcome.lastEventAt ?? performance.now();
-    const tokenCount = await this.countReply(reply, reply.model ?? requestedModel, context.requestId, conversationId);
+    // The new messages' counts are written before the reply, so whoever sees the reply sees them too.
+    const [tokenCount] = await Promise.all([
+      this.countReply(reply, reply.model ?? requestedModel, context.requestId, conversationId),
+      this.fillCounts(conversationId, uncounted, requestedModel, context.requestId),
+    ]);
     try {
       await this.store.insertReply({
         conversationId,
@@ -254,6 +328,27 @@ export class ChatMemoryService implements OnApplicationShutdown {
       // The conversation was deleted while its turn ran: there is nothing left to attach the reply to.
       if (isForeignKeyViolation(err)) return;
       throw err;
+    }
+  }
+
+  /** Counts and stores the new messages a turn stored uncounted; on failure the next turn counts them itself. */
+  private async fillCounts(
+    conversationId: string,
+    uncounted: readonly { seq: number; message: JsonObject }[],
+    model: string | undefined,
+    requestId: string,
+  ): Promise<void> {
+    if (uncounted.length === 0) return;
+    try {
+      const messages = uncounted.map((u) => u.message);
+      const { counts } = await this.tokens.countMessages(model, messages, requestId, conversationId);
+      const rows = uncounted.flatMap((u, i) => {
+        const tokenCount = counts[i];
+        return tokenCount === undefined ? [] : [{ seq: u.seq, tokenCount }];
+      });
+      await this.store.fillTokenCounts(conversationId, rows);
+    } catch (err) {
+      this.logger.warn(`Conversation ${conversationId}: new messages left uncounted: ${String(err)}`);
     }
   }
 
@@ -310,6 +405,17 @@ function idField(body: JsonObject, field: 'conversation_id' | 'llm_config_id'): 
 
 function conversationNotFound(id: string): AppError {
   return new AppError('not_found', `No conversation with id '${id}'`, { param: 'conversation_id' });
+}
+
+/** The upper bound of the messages' tokens, or undefined when any of them is not covered by the bound. */
+function upperBound(messages: readonly JsonObject[], userOverhead: number): number | undefined {
+  let total = 0;
+  for (const message of messages) {
+    const bound = userMessageUpperBound(message, userOverhead);
+    if (bound === undefined) return undefined;
+    total += bound;
+  }
+  return total;
 }
 
 function sum(values: readonly number[]): number {

@@ -142,6 +142,21 @@ export class MessageStore {
     return result[0]?.last_seq ?? null;
   }
 
+  /**
+   * Fills in the token counts of messages stored without one. The store is otherwise append-only, but token_count is
+   * a cache of vLLM's count, not content: a turn that provably fit without counting stores its messages with NULL
+   * and counts them after the response; writing the count once (only over NULL) changes nothing a client sent.
+   */
+  async fillTokenCounts(conversationId: string, counts: readonly { seq: number; tokenCount: number }[]): Promise<void> {
+    if (counts.length === 0) return;
+    await this.conversations.query(
+      `UPDATE chat_messages m SET token_count = v.token_count
+       FROM jsonb_to_recordset($2::jsonb) AS v(seq integer, token_count integer)
+       WHERE m.conversation_id = $1 AND m.seq = v.seq AND m.token_count IS NULL`,
+      [conversationId, JSON.stringify(counts.map((c) => ({ seq: c.seq, token_count: c.tokenCount })))],
+    );
+  }
+
   /** The reply, at the seq its turn reserved; a second write for the same seq is ignored, never a duplicate. */
   async insertReply(reply: ReplyRow): Promise<void> {
     await this.messages

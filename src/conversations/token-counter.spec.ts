@@ -1,7 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import type { VllmService } from '../vllm/vllm.service.js';
 import type { TokenizeResponse } from '../vllm/vllm.types.js';
-import { TokenCounter } from './token-counter.js';
+import { TokenCounter, userMessageUpperBound } from './token-counter.js';
 
 interface TokenizeBody {
   messages: { role: string; content: string }[];
@@ -57,5 +57,46 @@ describe('TokenCounter', () => {
     const result = await new TokenCounter(vllm as unknown as VllmService).countMessages('m', [], 'req');
     expect(result).toEqual({ counts: [], maxModelLen: undefined });
     expect(vllm.tokenize).not.toHaveBeenCalled();
+  });
+
+  it('knows a model’s window and template constants only once vLLM has reported them, without asking again', async () => {
+    const vllm = fakeVllm();
+    const counter = new TokenCounter(vllm as unknown as VllmService);
+    const system = { role: 'system', content: 'be brief' };
+    expect(counter.known('m')).toBeUndefined();
+    expect(counter.cachedSystemPrompt('m', system)).toBeUndefined();
+
+    await counter.generationPromptTokens('m', 'a');
+    await counter.countSystemPrompt('m', system, 'a');
+    await Promise.resolve();
+    const calls = vllm.tokenize.mock.calls.length;
+
+    // The probe 'x' alone takes 3: an upper bound of the template's 2 plus one byte.
+    expect(counter.known('m')).toEqual({ maxModelLen: 100, generationPromptTokens: 3, userOverhead: 3 });
+    expect(counter.known('other')).toBeUndefined();
+    expect(counter.cachedSystemPrompt('m', system)).toBe(4);
+    expect(vllm.tokenize).toHaveBeenCalledTimes(calls);
+  });
+});
+
+describe('userMessageUpperBound', () => {
+  it('bounds a text user message by its template overhead plus its UTF-8 bytes', () => {
+    expect(userMessageUpperBound({ role: 'user', content: 'héllo' }, 3)).toBe(3 + 6);
+    // One byte more per text part for the separator vLLM joins them with.
+    const parts = [
+      { type: 'text', text: 'ab' },
+      { type: 'text', text: '€' },
+    ];
+    expect(userMessageUpperBound({ role: 'user', content: parts }, 3)).toBe(3 + 3 + 4);
+  });
+
+  it.each([
+    [{ role: 'assistant', content: 'hi' }],
+    [{ role: 'user', name: 'ada', content: 'hi' }],
+    [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }],
+    [{ role: 'user', content: [{ type: 'text', text: 'hi', cache: true }] }],
+    [{ role: 'user', content: null }],
+  ])('does not bound %j', (message) => {
+    expect(userMessageUpperBound(message, 3)).toBeUndefined();
   });
 });

@@ -13,6 +13,22 @@ export interface MessageCounts {
 /** System prompts repeat across turns; a small map is enough, cleared when it fills. */
 const SYSTEM_PROMPT_CACHE_SIZE = 256;
 const PROBE_MESSAGE = { role: 'user', content: 'x' };
+const utf8 = new TextEncoder();
+
+interface Probe {
+  /** The probe user message alone: the template's overhead for one user message, plus one byte's token. */
+  bare: number;
+  /** The same with the generation prompt. */
+  prompted: number;
+}
+
+/** What vLLM already told us about a model, enough to bound a turn without asking again. */
+export interface KnownModel {
+  maxModelLen: number;
+  generationPromptTokens: number;
+  /** An upper bound of one user message's template tokens (the probe's `bare`, one byte of text included). */
+  userOverhead: number;
+}
 
 /**
  * Token counts from the serving model's own tokenizer and chat template (vLLM's `/tokenize`, messages form), never
@@ -22,8 +38,17 @@ const PROBE_MESSAGE = { role: 'user', content: 'x' };
 @Injectable()
 export class TokenCounter {
   /** Per model: the probe user message alone, and with the generation prompt. */
-  private readonly probes = new Map<string, Promise<{ bare: number; prompted: number }>>();
+  private readonly probes = new Map<string, Promise<Probe>>();
+  /** The probes that have answered, readable without waiting. */
+  private readonly measured = new Map<string, Probe>();
   private readonly systemPrompts = new Map<string, Promise<MessageCounts>>();
+  /** The system prompt counts that have answered, readable without waiting; same keys as `systemPrompts`. */
+  private readonly systemPromptCounts = new Map<string, number>();
+  /**
+   * Per model: `max_model_len` from the latest `/tokenize` answer. Every answer refreshes it (the reply is counted
+   * after each turn), so a vLLM restarted with another window is noticed by the next turn after one answer.
+   */
+  private readonly maxModelLens = new Map<string, number>();
 
   constructor(private readonly vllm: VllmService) {}
 
@@ -51,7 +76,27 @@ export class TokenCounter {
         return { ...withProbe, count: Math.max(0, withProbe.count - probe.bare) };
       }),
     );
-    return { counts: answers.map((answer) => answer.count), maxModelLen: answers[0]?.max_model_len };
+    const maxModelLen = answers[0]?.max_model_len;
+    if (typeof maxModelLen === 'number') this.maxModelLens.set(model ?? '', maxModelLen);
+    return { counts: answers.map((answer) => answer.count), maxModelLen };
+  }
+
+  /** The model's window and template constants when vLLM has already reported them all; undefined otherwise. */
+  known(model: string | undefined): KnownModel | undefined {
+    const key = model ?? '';
+    const maxModelLen = this.maxModelLens.get(key);
+    const probe = this.measured.get(key);
+    if (maxModelLen === undefined || probe === undefined) return undefined;
+    return {
+      maxModelLen,
+      generationPromptTokens: Math.max(0, probe.prompted - probe.bare),
+      userOverhead: probe.bare,
+    };
+  }
+
+  /** The system prompt's count if `countSystemPrompt` has already answered for it; never calls vLLM. */
+  cachedSystemPrompt(model: string | undefined, message: JsonObject): number | undefined {
+    return this.systemPromptCounts.get(systemPromptKey(model, message));
   }
 
   /** The same for a system prompt, which most turns of a conversation share. */
@@ -61,13 +106,22 @@ export class TokenCounter {
     requestId: string,
     stickyKey?: string,
   ): Promise<MessageCounts> {
-    const key = `${model ?? ''}\u0000${JSON.stringify(message)}`;
+    const key = systemPromptKey(model, message);
     const cached = this.systemPrompts.get(key);
     if (cached !== undefined) return cached;
-    if (this.systemPrompts.size >= SYSTEM_PROMPT_CACHE_SIZE) this.systemPrompts.clear();
+    if (this.systemPrompts.size >= SYSTEM_PROMPT_CACHE_SIZE) {
+      this.systemPrompts.clear();
+      this.systemPromptCounts.clear();
+    }
     const counted = this.countMessages(model, [message], requestId, stickyKey);
     this.systemPrompts.set(key, counted);
-    counted.catch(() => this.systemPrompts.delete(key));
+    counted.then(
+      (answer) => {
+        const count = answer.counts[0];
+        if (count !== undefined && this.systemPrompts.get(key) === counted) this.systemPromptCounts.set(key, count);
+      },
+      () => this.systemPrompts.delete(key),
+    );
     return counted;
   }
 
@@ -78,7 +132,7 @@ export class TokenCounter {
   }
 
   /** Measured once per model (a failure is retried by the next caller). */
-  private probe(model: string | undefined, options: UpstreamCallOptions): Promise<{ bare: number; prompted: number }> {
+  private probe(model: string | undefined, options: UpstreamCallOptions): Promise<Probe> {
     const key = model ?? '';
     const cached = this.probes.get(key);
     if (cached !== undefined) return cached;
@@ -86,9 +140,43 @@ export class TokenCounter {
     const measured = Promise.all([
       this.vllm.tokenize({ ...body, add_generation_prompt: false }, options),
       this.vllm.tokenize({ ...body, add_generation_prompt: true }, options),
-    ]).then(([bare, prompted]) => ({ bare: bare.count, prompted: prompted.count }));
+    ]).then(([bare, prompted]) => {
+      this.maxModelLens.set(key, bare.max_model_len);
+      const probe = { bare: bare.count, prompted: prompted.count };
+      this.measured.set(key, probe);
+      return probe;
+    });
     this.probes.set(key, measured);
     measured.catch(() => this.probes.delete(key));
     return measured;
   }
+}
+
+function systemPromptKey(model: string | undefined, message: JsonObject): string {
+  return `${model ?? ''}\u0000${JSON.stringify(message)}`;
+}
+
+/**
+ * An upper bound of the tokens a user message takes in a prompt, from its UTF-8 size: with byte-level BPE and
+ * byte-fallback tokenizers every token covers at least one byte of text, so the text costs at most one token per
+ * byte, on top of the template's own tokens (`userOverhead`, measured by vLLM). Undefined for anything the bound
+ * does not cover (another role, a name, images, tool calls): those are counted by vLLM.
+ */
+export function userMessageUpperBound(message: JsonObject, userOverhead: number): number | undefined {
+  if (message['role'] !== 'user') return undefined;
+  // Any field besides role and content (a name, ...) may be rendered by the template: not covered.
+  if (Object.keys(message).some((field) => field !== 'role' && field !== 'content')) return undefined;
+  const content = message['content'];
+  if (typeof content === 'string') return userOverhead + utf8.encode(content).length;
+  if (!Array.isArray(content)) return undefined;
+  let bytes = 0;
+  for (const part of content as unknown[]) {
+    if (typeof part !== 'object' || part === null || Array.isArray(part)) return undefined;
+    const fields = part as Record<string, unknown>;
+    const { type, text } = fields;
+    if (type !== 'text' || typeof text !== 'string' || Object.keys(fields).length !== 2) return undefined;
+    // One byte more per part: vLLM joins text parts with a newline.
+    bytes += utf8.encode(text).length + 1;
+  }
+  return userOverhead + bytes;
 }

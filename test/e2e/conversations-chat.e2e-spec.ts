@@ -246,6 +246,48 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
     expect(chatBodies()).toEqual([]);
   });
 
+  it('sends a short turn without a /tokenize call before it once the model is known, counting it after', async () => {
+    const conversation = await postConversation(call);
+    const db = gateway.app.get(DataSource);
+    const tokenCounts = async (): Promise<(number | null)[]> => {
+      const rows: { token_count: number | null }[] = await db.query(
+        'SELECT token_count FROM chat_messages WHERE conversation_id = $1 ORDER BY seq',
+        [conversation.id],
+      );
+      return rows.map((r) => r.token_count);
+    };
+    // The first turn measures the template and the window if no earlier test did; its counts are stored with the
+    // reply.
+    expect((await say(conversation.id, 'first short turn')).status).toBe(200);
+    await storedMessages(conversation.id, 2);
+    expect(await tokenCounts()).not.toContain(null);
+
+    const start = sim.received().length;
+    const second = await say(conversation.id, 'second short turn');
+    expect(second.status).toBe(200);
+    const paths = sim
+      .received()
+      .slice(start)
+      .map((r) => r.path);
+    expect(paths[0]).toBe('/v1/chat/completions');
+    expect(second.upstream['messages']).toHaveLength(3);
+
+    // Counted after the response: exactly what vLLM's tokenizer says for the message alone.
+    const exact = await post(sim.url, '/tokenize', {
+      messages: [{ role: 'user', content: 'second short turn' }],
+      add_generation_prompt: false,
+    });
+    const expected = (JSON.parse(exact.body) as { count: number }).count;
+    let counts = await tokenCounts();
+    for (let attempt = 0; counts.length < 4 || counts.includes(null); attempt++) {
+      if (attempt > 500) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      counts = await tokenCounts();
+    }
+    expect(counts[2]).toBe(expected);
+    expect(counts).not.toContain(null);
+  });
+
   it('truncates a long conversation in chunks so consecutive requests share their prefix', async () => {
     sim.configure({ maxModelLen: 400 });
     const conversation = await postConversation(call);
