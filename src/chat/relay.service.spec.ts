@@ -79,7 +79,6 @@ function streamAnswer(source: AsyncIterable<SseEvent>, cancel = jest.fn()): Upst
     dispatchedAt: now,
     headersAt: now,
     batches: oneByOne(source),
-    events: source,
     cancel,
   };
 }

@@ -277,7 +277,7 @@ export class VllmService implements OnApplicationShutdown {
     const answer = { status, contentType, upstream: upstream.url, attemptId: id, dispatchedAt, headersAt };
     if (contentType.startsWith('text/event-stream')) {
       const batches = call.batches();
-      return { kind: 'stream', ...answer, batches, events: eachEvent(batches), cancel: () => call.cancel() };
+      return { kind: 'stream', ...answer, batches, cancel: () => call.cancel() };
     }
     const body = await call.readAll();
     return { kind: 'json', ...answer, body, receivedAt: performance.now() };
@@ -511,10 +511,6 @@ class Attempt {
     this.draining = true;
     this.onReadable();
   }
-}
-
-async function* eachEvent(batches: AsyncIterable<readonly SseEvent[]>): AsyncGenerator<SseEvent, void, undefined> {
-  for await (const batch of batches) yield* batch;
 }
 
 function headerValue(value: unknown): string | undefined {

@@ -50,8 +50,6 @@ export interface UpstreamStream extends UpstreamAnswer {
    * `UpstreamCancelledError` after the caller's signal aborted.
    */
   batches: AsyncIterable<readonly SseEvent[]>;
-  /** The same events one at a time. Iterate `batches` or `events`, not both. */
-  events: AsyncIterable<SseEvent>;
   /** Stops reading and closes the upstream connection, which makes vLLM abort the request. Idempotent. */
   cancel(): void;
 }

@@ -156,7 +156,7 @@ describe('a consumer that stops reading a stream', () => {
         requestId: 'slow-reader',
       });
       if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.contentType}`);
-      const events = answer.events[Symbol.asyncIterator]();
+      const events = answer.batches[Symbol.asyncIterator]();
       expect((await events.next()).done).toBe(false);
       // The consumer asks for nothing (a relay waiting on a client that does not read) while vLLM keeps sending.
       await new Promise((resolve) => setTimeout(resolve, 400));
