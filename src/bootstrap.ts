@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { ChatFastLane } from './chat/chat-fast-lane.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
@@ -31,13 +32,15 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   // Express-level order matters: the request logger gives every request its id (echoed as x-request-id) and its
   // start line before the body parser can reject it; the error handler right after the parser turns malformed JSON
   // and oversized bodies into the same error body as the exception filter.
-  app.use(createHttpLogger(processLogger()));
+  const requestLogger = createHttpLogger(processLogger());
+  app.use(requestLogger);
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(expressErrorHandler);
 
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
   setUpSwagger(app);
+  app.get(ChatFastLane).install(app.getHttpServer(), requestLogger);
   app.enableShutdownHooks();
   return app;
 }

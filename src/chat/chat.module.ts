@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { VllmModule } from '../vllm/vllm.module.js';
+import { ChatFastLane } from './chat-fast-lane.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { RelayService } from './relay.service.js';
@@ -8,7 +9,7 @@ import { RelayService } from './relay.service.js';
 @Module({
   imports: [VllmModule, ConversationsModule],
   controllers: [ChatController],
-  providers: [ChatService, RelayService],
-  exports: [ChatService, RelayService],
+  providers: [ChatService, RelayService, ChatFastLane],
+  exports: [ChatService, RelayService, ChatFastLane],
 })
 export class ChatModule {}

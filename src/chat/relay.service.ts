@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { AppError, mapAppError } from '../common/errors/app-error.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
@@ -162,7 +162,7 @@ export class RelayService {
 }
 
 /** Resolves when the client's socket accepts more, or when the client is gone (then the caller stops). */
-function drained(res: Response, signal: AbortSignal): Promise<void> {
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {

@@ -1,10 +1,10 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SseEvent } from '../vllm/sse-parser.js';
 
 /** One client request as the relay sees it. */
 export interface Exchange {
-  req: Request;
-  res: Response;
+  req: IncomingMessage;
+  res: ServerResponse;
   requestId: string;
   /** performance.now() when the gateway started handling the request. */
   receivedAt: number;

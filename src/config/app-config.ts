@@ -34,6 +34,8 @@ export abstract class AppConfig {
     readonly jwtExpiresIn: string;
   };
   abstract readonly bodyLimit: string;
+  /** `bodyLimit` in bytes (1 kb = 1024 bytes). */
+  abstract readonly bodyLimitBytes: number;
   /** Processes serving HTTP: 1 runs the app in this process; more forks that many cluster workers behind it. */
   abstract readonly workers: number;
 }

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
         jwtExpiresIn: '1h',
       },
       bodyLimit: '10mb',
+      bodyLimitBytes: 10 * 1024 * 1024,
       workers: 1,
     });
   });
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
       log: { dir: '/var/log/gateway', level: 'debug' },
       admin: { enabled: true, username: 'root', passwordHash: '$argon2id$hash', jwtExpiresIn: '15m' },
       bodyLimit: '512kb',
+      bodyLimitBytes: 512 * 1024,
       workers: 4,
     });
   });

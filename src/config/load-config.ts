@@ -127,8 +127,18 @@ export function loadConfig(env: Env): AppConfig {
       jwtExpiresIn,
     }),
     bodyLimit,
+    bodyLimitBytes: sizeInBytes(bodyLimit),
     workers,
   });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** BODY_LIMIT in bytes, computed as body-parser's `bytes` does, so both request paths draw the line at the same byte. */
+function sizeInBytes(size: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(size);
+  if (match === null) return 0;
+  return Math.floor(Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase() || 'b'] ?? 1));
 }
 
 function hasCredentials(value: string): boolean {

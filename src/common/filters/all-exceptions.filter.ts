@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 import { toErrorResponse } from './error-response.js';
 
 /**
@@ -7,7 +8,7 @@ import { toErrorResponse } from './error-response.js';
  * its stack is logged, once. When the headers are already out (a stream), a JSON body can no longer be sent: the
  * response is ended, and the relay is expected to have written its own error frame.
  */
-export function sendError(exception: unknown, res: Response): void {
+export function sendError(exception: unknown, res: ServerResponse): void {
   const { status, body } = toErrorResponse(exception);
   if (status >= 500) {
     res.err = exception instanceof Error ? exception : new Error(`Non-error value thrown: ${String(exception)}`);
@@ -16,14 +17,20 @@ export function sendError(exception: unknown, res: Response): void {
     if (!res.writableEnded) res.end();
     return;
   }
-  res.status(status).json(body);
+  // Written on node:http, not with Express' res.json: the chat fast lane (chat-fast-lane.ts) answers without Express.
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+  });
+  res.end(json);
 }
 
 /** Every failure inside Nest's pipeline: unknown routes, validation, HttpExceptions, AppErrors, crashes. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
-    sendError(exception, host.switchToHttp().getResponse<Response>());
+    sendError(exception, host.switchToHttp().getResponse<ServerResponse>());
   }
 }
 

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
+import { UNPARSABLE_JSON_MESSAGE } from '../http/json-body.js';
 import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
 
 /** What a client sees for any failure we did not anticipate; the details go to the log only. */
@@ -74,7 +75,7 @@ export function toErrorResponse(exception: unknown): MappedError {
   if (isBodyParserError(exception)) {
     // body-parser's own messages quote the client's body back ("Unexpected token ... in JSON"): not repeated.
     if (exception.type === 'entity.parse.failed') {
-      return mapAppError(new AppError('bad_request', 'We could not parse the JSON body of your request.'));
+      return mapAppError(new AppError('bad_request', UNPARSABLE_JSON_MESSAGE));
     }
     if (exception.type === 'entity.too.large') {
       const limit = exception.limit === undefined ? '' : ` of ${exception.limit} bytes`;
