@@ -13,6 +13,8 @@ class FakeResponse extends EventEmitter {
   status = 0;
   headers: Record<string, unknown> = {};
   written: string[] = [];
+  /** Calls of `write` (not `end`): each one is a system call on a real socket. */
+  writes = 0;
   ended = false;
   writableFinished = false;
   headersSent = false;
@@ -31,6 +33,7 @@ class FakeResponse extends EventEmitter {
   }
 
   write(chunk: Buffer | string): boolean {
+    this.writes++;
     this.headersSent = true;
     this.written.push(chunk.toString());
     return this.accept;
@@ -192,6 +195,8 @@ describe('RelayService', () => {
       exchange,
     );
     expect(res.written).toEqual(['data: {"a":1}\n\ndata: [DONE]\n\n']);
+    // The read that carries [DONE] ends the response with its bytes: no separate empty end.
+    expect(res.writes).toBe(0);
     expect(res.ended).toBe(true);
     for (let i = 0; i < 3 && settled === undefined; i++) await tick();
     expect(settled?.events).toHaveLength(3);

@@ -122,7 +122,14 @@ export class RelayService {
         }
         if (out.length > 0) {
           wrote = true;
-          if (!res.write(out.length === 1 ? out[0] : Buffer.concat(out))) await drained(res, signal);
+          const chunk = out.length === 1 ? out[0] : Buffer.concat(out);
+          // The read that brings [DONE] ends the response in the same write (chunk and terminator in one system call,
+          // one wake-up of the client); the upstream body's rest is drained when the loop leaves the iterator.
+          if (batch[batch.length - 1]?.done === true) {
+            res.end(chunk);
+            return;
+          }
+          if (!res.write(chunk)) await drained(res, signal);
         }
         if (signal.aborted) break;
       }
