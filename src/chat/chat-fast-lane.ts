@@ -9,6 +9,9 @@ import { AppConfig } from '../config/app-config.js';
 import { ChatService } from './chat.service.js';
 import type { Exchange } from './relay.types.js';
 
+/** A body that starts with `{` carries no BOM or leading space: its bytes can go to vLLM as they are. */
+const OPEN_BRACE = 0x7b;
+
 type Route = (body: unknown, exchange: Exchange) => Promise<void>;
 
 /**
@@ -78,8 +81,14 @@ export class ChatFastLane {
     requestId: string,
   ): Promise<void> {
     try {
-      const body = await readJsonBody(req, length);
-      await route(body, { req, res, requestId, receivedAt: performance.now() });
+      const { value, raw } = await readJsonBody(req, length);
+      await route(value, {
+        req,
+        res,
+        requestId,
+        receivedAt: performance.now(),
+        rawBody: raw[0] === OPEN_BRACE ? raw : undefined,
+      });
     } catch (err) {
       // A client gone before its body arrived gets nothing; its end log line says "request aborted".
       if (!(err instanceof BodyAbortedError)) sendError(err, res);

@@ -26,12 +26,16 @@ export class ChatService {
 
   async completions(body: unknown, exchange: Exchange): Promise<void> {
     assertCompletionBody(body);
-    await this.relay.relay('/v1/completions', { body: upstreamBody(body, this.config.defaultTemperature) }, exchange);
+    await this.relay.relay(
+      '/v1/completions',
+      plain(body, upstreamBody(body, this.config.defaultTemperature), exchange),
+      exchange,
+    );
   }
 
   async embeddings(body: unknown, exchange: Exchange): Promise<void> {
     assertEmbeddingBody(body);
-    await this.relay.relay('/v1/embeddings', { body }, exchange);
+    await this.relay.relay('/v1/embeddings', plain(body, body, exchange), exchange);
   }
 
   /**
@@ -42,7 +46,7 @@ export class ChatService {
    */
   private async planChat(body: JsonObject, exchange: Exchange): Promise<RelayPlan> {
     const resolved = usesChatMemory(body) ? await this.memory.resolveChatRequest(body, exchange) : undefined;
-    if (resolved === undefined) return { body: upstreamBody(body, this.config.defaultTemperature) };
+    if (resolved === undefined) return plain(body, upstreamBody(body, this.config.defaultTemperature), exchange);
     const { turn } = resolved;
     const plan: RelayPlan = {
       body: upstreamBody(resolved.body, this.config.defaultTemperature),
@@ -55,4 +59,11 @@ export class ChatService {
     }
     return plan;
   }
+}
+
+/** A stateless plan; the client's bytes go to vLLM when the body going out is the very object they parsed to. */
+function plain(received: JsonObject, outgoing: JsonObject, exchange: Exchange): RelayPlan {
+  return outgoing === received && exchange.rawBody !== undefined
+    ? { body: outgoing, payload: exchange.rawBody }
+    : { body: outgoing };
 }

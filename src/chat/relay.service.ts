@@ -41,7 +41,7 @@ export class RelayService {
     try {
       let answer: UpstreamResponse;
       try {
-        answer = await this.vllm.send(path, plan.body, controller.signal, {
+        answer = await this.vllm.send(path, plan.payload ?? plan.body, controller.signal, {
           requestId: exchange.requestId,
           stickyKey: plan.stickyKey,
         });

@@ -8,12 +8,19 @@ export interface Exchange {
   requestId: string;
   /** performance.now() when the gateway started handling the request. */
   receivedAt: number;
+  /** The body's bytes as the client sent them, when the fast lane read them (Express' body parser keeps none). */
+  rawBody?: Buffer;
 }
 
 /** Everything the relay needs to know about one upstream call, decided before it starts. */
 export interface RelayPlan {
-  /** Exactly what vLLM receives. */
+  /** What vLLM receives. */
   body: Record<string, unknown>;
+  /**
+   * The client's own bytes, sent instead of `body` when `body` is the client's object unchanged: they parse to it, and
+   * forwarding them spares a JSON.stringify per request (vLLM gets exactly what the client sent).
+   */
+  payload?: Buffer;
   /** Keeps a conversation on one upstream (its KV cache); omitted for one-off requests. */
   stickyKey?: string;
   /** Keep the relayed events in the outcome (e.g. to store the assistant reply); off by default: no retention. */

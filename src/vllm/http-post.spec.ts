@@ -37,9 +37,8 @@ describe('post', () => {
   it('sends the bytes and headers to the URL and resolves with the response stream once its headers arrive', async () => {
     const payload = Buffer.from('{"model":"m"}');
     const headers = { 'Content-Type': 'application/json', 'Content-Length': payload.length, 'X-Request-Id': 'r1' };
-    const signal = new AbortController().signal;
     for (let i = 0; i < 2; i++) {
-      const res = await post(`${base}/v1/chat/completions`, payload, { headers, agent, signal });
+      const res = await post(`${base}/v1/chat/completions`, payload, { headers, agent }).response;
       expect(res.statusCode).toBe(201);
       expect(res.headers['content-type']).toBe('application/json');
       expect(JSON.parse(await readAll(res))).toEqual({
@@ -57,19 +56,16 @@ describe('post', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
 
-    const failure = await post(`http://127.0.0.1:${port}/x`, Buffer.from('{}'), {
-      headers: {},
-      agent,
-      signal: new AbortController().signal,
-    }).catch((err: unknown) => err);
+    const failure = await post(`http://127.0.0.1:${port}/x`, Buffer.from('{}'), { headers: {}, agent }).response.catch(
+      (err: unknown) => err,
+    );
     expect(failure).toBeInstanceOf(RequestFailure);
     expect(failure).toMatchObject({ code: 'ECONNREFUSED', reusedSocket: false });
   });
 
-  it('rejects when the signal aborts before the response', async () => {
-    const controller = new AbortController();
-    const pending = post(`${base}/hang`, Buffer.from('{}'), { headers: {}, agent, signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
-    await expect(pending).rejects.toBeInstanceOf(RequestFailure);
+  it('rejects with the given error when the request is destroyed before the response', async () => {
+    const { request, response } = post(`${base}/hang`, Buffer.from('{}'), { headers: {}, agent });
+    setTimeout(() => request.destroy(new Error('given up')), 20);
+    await expect(response).rejects.toMatchObject({ name: 'RequestFailure', message: 'given up' });
   });
 });

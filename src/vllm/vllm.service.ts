@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import axios, { type AxiosInstance } from 'axios';
 import { randomBytes } from 'node:crypto';
-import type { Agent, IncomingMessage } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -116,14 +116,15 @@ export class VllmService implements OnApplicationShutdown {
    * Sends one OpenAI-style request, retrying on another upstream only when no connection could be made (nothing
    * reached vLLM and nothing reached the client). 4xx/5xx answers become `upstream_error` with vLLM's status, type
    * and message. The answer's kind follows vLLM's Content-Type, so a stream is relayed as one whatever was asked.
+   * `body` is serialised as JSON, unless it is a Buffer of JSON already (a client's body forwarded as it came).
    */
   async send(
     path: RelayPath | '/tokenize',
-    body: object,
+    body: object | Buffer,
     signal: AbortSignal,
     options: UpstreamCallOptions,
   ): Promise<UpstreamResponse> {
-    const payload = Buffer.from(JSON.stringify(body));
+    const payload = body instanceof Buffer ? body : Buffer.from(JSON.stringify(body));
     const tried = new Set<Upstream>();
     const dispatchedAt = performance.now();
     let attempt = 0;
@@ -252,7 +253,9 @@ export class VllmService implements OnApplicationShutdown {
     try {
       headers['Content-Length'] = String(payload.length);
       const agent = this.agentFor(upstream.url, fresh);
-      res = await post(`${upstream.url}${path}`, payload, { headers, agent, signal: call.controller.signal });
+      const pending = post(`${upstream.url}${path}`, payload, { headers, agent });
+      call.bind(pending.request);
+      res = await pending.response;
     } catch (err) {
       call.finish();
       throw call.failure(err);
@@ -323,7 +326,7 @@ type TimeoutConfig = Pick<AppConfig['vllm'], 'firstByteTimeoutMs' | 'idleTimeout
  * timeout, re-armed with `refresh()` per chunk (no timer per event, no total timeout: long streams live on).
  */
 class Attempt {
-  readonly controller = new AbortController();
+  private request: ClientRequest | undefined;
   /** `stalled`: the idle timeout ran out while the consumer was not asking for more (a client that stopped reading). */
   private cause: 'client' | 'timeout' | 'stalled' | undefined;
   private idle = false;
@@ -346,6 +349,12 @@ class Attempt {
     this.timer = setTimeout(this.onTimeout, timeouts.firstByteTimeoutMs);
     if (signal.aborted) this.onClientAbort();
     else signal.addEventListener('abort', this.onClientAbort, { once: true });
+  }
+
+  /** The upstream request, destroyed when the attempt is given up before its response arrived. */
+  bind(request: ClientRequest): void {
+    this.request = request;
+    if (this.cause !== undefined) request.destroy(new Error(`vLLM request aborted (${this.cause})`));
   }
 
   /** Takes the response body over; listeners go on at once so an error can never be unhandled. */
@@ -470,8 +479,10 @@ class Attempt {
   };
 
   private abort(): void {
-    this.controller.abort();
-    this.stream?.destroy();
+    // Before the response, destroying the request rejects the pending post; after it, destroying the response stream
+    // closes the connection. Never both: once the response is ours, the request's socket is not ours to close.
+    if (this.stream === undefined) this.request?.destroy(new Error(`vLLM request aborted (${this.cause ?? 'client'})`));
+    else this.stream.destroy();
     this.notify();
   }
 

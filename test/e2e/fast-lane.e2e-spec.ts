@@ -162,6 +162,24 @@ describe('OpenAI routes with and without the fast lane (e2e)', () => {
     expect(sim.counters().received).toBe(1);
   });
 
+  it("forwards a plain request's own bytes to vLLM, and re-serialises one whose body the gateway changes", async () => {
+    // Spacing and a number form (1.0) that JSON.stringify would not reproduce: only the client's bytes have this length.
+    const asSent =
+      '{ "model" : "sim-model",\n  "temperature": 1.0,\n  "messages": [ {"role": "user", "content": "hi"} ] }';
+    expect((await send(gateway.url, '/v1/chat/completions', asSent)).status).toBe(200);
+    const [forwarded] = sim.received().filter((r) => r.path === '/v1/chat/completions');
+    expect(forwarded?.headers['content-length']).toBe(String(Buffer.byteLength(asSent)));
+    expect(forwarded?.body).toEqual(JSON.parse(asSent));
+
+    sim.resetStats();
+    // conversation_id is the gateway's own field: null means "none", and it must not reach vLLM.
+    const withExtension = asSent.replace('"model"', '"conversation_id": null, "model"');
+    expect((await send(gateway.url, '/v1/chat/completions', withExtension)).status).toBe(200);
+    const [rewritten] = sim.received().filter((r) => r.path === '/v1/chat/completions');
+    expect(rewritten?.body).toEqual(JSON.parse(asSent));
+    expect(rewritten?.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(JSON.parse(asSent)))));
+  });
+
   it('accepts a gzip-compressed body, which only the body parser inflates', async () => {
     const plain = await send(gateway.url, '/v1/chat/completions', chat(), { headers: { 'x-request-id': 'gz-1' } });
     const gzipped = await send(gateway.url, '/v1/chat/completions', gzipSync(chat()), {

@@ -80,7 +80,7 @@ describe('readJsonBody', () => {
       const probe = probes.get(String(req.headers['x-probe']));
       if (probe === undefined) throw new Error('request without a probe');
       readJsonBody(req, Number(req.headers['content-length'])).then(
-        (value) => {
+        ({ value }) => {
           probe.settle({ value });
           res.end();
         },

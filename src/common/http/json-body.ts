@@ -40,11 +40,17 @@ function isPlainJsonType(contentType: string): boolean {
   return params === '' || /^charset\s*=\s*"?utf-8"?\s*;?$/i.test(params);
 }
 
+export interface JsonBody {
+  value: unknown;
+  /** The bytes as received. */
+  raw: Buffer;
+}
+
 /**
  * Reads a body `plainJsonLength` accepted and parses it as body-parser does in its default strict mode: an empty body
  * is `{}`, a leading BOM is dropped, and only an object or an array is accepted at the top level.
  */
-export function readJsonBody(req: IncomingMessage, length: number): Promise<unknown> {
+export function readJsonBody(req: IncomingMessage, length: number): Promise<JsonBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -57,7 +63,7 @@ export function readJsonBody(req: IncomingMessage, length: number): Promise<unkn
       try {
         const [first] = chunks;
         const body = chunks.length === 1 && first !== undefined ? first : Buffer.concat(chunks, received);
-        resolve(parseStrictJson(body, length));
+        resolve({ value: parseStrictJson(body, length), raw: body });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
