@@ -45,10 +45,17 @@ export class SseEvent {
     let i = skipWhitespace(this.raw, start, end);
     if (this.raw[i] !== 0x7b /* { */) return false;
     i = skipWhitespace(this.raw, i + 1, end);
-    return (
-      end - i >= ERROR_KEY.length && this.raw.compare(ERROR_KEY, 0, ERROR_KEY.length, i, i + ERROR_KEY.length) === 0
-    );
+    return end - i >= ERROR_KEY.length && bytesAt(this.raw, i, ERROR_KEY);
   }
+}
+
+/**
+ * Whether `buf` holds `expected` at `at` (the caller checked the length). A byte loop: the patterns are a few bytes
+ * long, and Buffer#compare's argument checks and native call cost more than the comparison itself, per event.
+ */
+function bytesAt(buf: Buffer, at: number, expected: Buffer): boolean {
+  for (let k = 0; k < expected.length; k++) if (buf[at + k] !== expected[k]) return false;
+  return true;
 }
 
 function skipWhitespace(buf: Buffer, from: number, end: number): number {
@@ -118,7 +125,9 @@ export class SseParser {
         // Blank line: dispatch the pending event, if it has data.
         if (ranges.length > 0) {
           const raw = buf.subarray(eventStart, next);
-          const done = ranges.length === 2 && raw.compare(DONE, 0, DONE.length, ranges[0], ranges[1]) === 0;
+          const valueStart = ranges[0] ?? 0;
+          const done =
+            ranges.length === 2 && (ranges[1] ?? 0) - valueStart === DONE.length && bytesAt(raw, valueStart, DONE);
           events.push(new SseEvent(raw, ranges, done));
           ranges = [];
           if (done) {
@@ -151,6 +160,6 @@ export class SseParser {
 function isDataField(buf: Buffer, pos: number, lineEnd: number): boolean {
   const afterName = pos + DATA.length;
   if (afterName > lineEnd) return false;
-  if (buf.compare(DATA, 0, DATA.length, pos, afterName) !== 0) return false;
+  if (!bytesAt(buf, pos, DATA)) return false;
   return afterName === lineEnd || buf[afterName] === COLON;
 }
