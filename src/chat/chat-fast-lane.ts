@@ -22,7 +22,9 @@ type Route = (body: unknown, exchange: Exchange) => Promise<void>;
  * order and with the same code (request logger, logging context, ChatService, `sendError`), so both paths answer
  * alike. Whatever the lane does not take (other routes, methods or media types, chunked or compressed bodies, a body
  * over BODY_LIMIT, a path Express would match only loosely) goes to Express untouched, which also keeps
- * `ChatController` as the documented route.
+ * `ChatController` as the documented route. Nest's guards, interceptors and pipes do not run here: whatever is added
+ * to the Express path of these routes (an API-key guard, say) must be called here too; `fast-lane.e2e-spec.ts` sends
+ * each case both ways and compares the answers.
  */
 @Injectable()
 export class ChatFastLane {

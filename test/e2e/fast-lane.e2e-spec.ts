@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { ChatFastLane } from '../../src/chat/chat-fast-lane.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { waitFor, withoutCreated, type RawResponse } from '../helpers/relay.js';
+import { readRaw, waitFor, withoutCreated, type RawResponse } from '../helpers/relay.js';
 
 /**
  * The OpenAI routes are served ahead of Express when the body is plain JSON with a Content-Length (the fast lane),
@@ -30,14 +30,7 @@ function send(baseUrl: string, path: string, body: Buffer | string, options: Sen
   return new Promise((resolve, reject) => {
     const req = request(`${baseUrl}${path}`, { method: 'POST', headers });
     req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-    });
+    req.on('response', (res) => void readRaw(res).then(resolve, reject));
     if (options.chunked === true) {
       // Two writes before end(): node:http frames the body as chunks and sends no Content-Length.
       const half = Math.floor(bytes.length / 2);

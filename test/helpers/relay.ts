@@ -7,6 +7,18 @@ export interface RawResponse {
   body: string;
 }
 
+/** A response's status, headers and whole body as text. */
+export function readRaw(res: IncomingMessage): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('error', reject);
+    res.on('end', () =>
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+    );
+  });
+}
+
 /** POSTs a JSON body with node:http and returns the raw answer: no client library between the test and the bytes. */
 export function post(
   baseUrl: string,
@@ -20,14 +32,7 @@ export function post(
       headers: { 'content-type': 'application/json', ...headers },
     });
     req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-    });
+    req.on('response', (res) => void readRaw(res).then(resolve, reject));
     req.end(typeof body === 'string' ? body : JSON.stringify(body));
   });
 }
@@ -36,13 +41,7 @@ export function get(baseUrl: string, path: string): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(`${baseUrl}${path}`, { method: 'GET' });
     req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-    });
+    req.on('response', (res) => void readRaw(res).then(resolve, reject));
     req.end();
   });
 }
