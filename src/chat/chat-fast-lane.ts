@@ -62,28 +62,21 @@ export class ChatFastLane {
     const query = url.indexOf('?');
     const route = this.routes.get(query === -1 ? url : url.slice(0, query));
     if (route === undefined) return false;
-    const length = plainJsonLength(req, this.config.bodyLimitBytes);
-    if (length === undefined) return false;
+    if (plainJsonLength(req, this.config.bodyLimitBytes) === undefined) return false;
     requestLogger(req, res, () => {
       // The request logger has set the id (a string); the fallback keeps a stray value out of vLLM's request id.
       const requestId = typeof req.id === 'string' ? req.id : randomUUID();
       // The logging context nestjs-pino's middleware gives Express requests: lines logged by services carry the id.
-      void this.pino.runInContext(() => this.serve(req, res, route, length, requestId), {
+      void this.pino.runInContext(() => this.serve(req, res, route, requestId), {
         bindings: { request_id: requestId },
       });
     });
     return true;
   }
 
-  private async serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: Route,
-    length: number,
-    requestId: string,
-  ): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, route: Route, requestId: string): Promise<void> {
     try {
-      const { value, raw } = await readJsonBody(req, length);
+      const { value, raw } = await readJsonBody(req);
       await route(value, {
         req,
         res,

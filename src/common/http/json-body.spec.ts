@@ -79,7 +79,7 @@ describe('readJsonBody', () => {
     server = createServer((req, res) => {
       const probe = probes.get(String(req.headers['x-probe']));
       if (probe === undefined) throw new Error('request without a probe');
-      readJsonBody(req, Number(req.headers['content-length'])).then(
+      readJsonBody(req).then(
         ({ value }) => {
           probe.settle({ value });
           res.end();

@@ -50,7 +50,7 @@ export interface JsonBody {
  * Reads a body `plainJsonLength` accepted and parses it as body-parser does in its default strict mode: an empty body
  * is `{}`, a leading BOM is dropped, and only an object or an array is accepted at the top level.
  */
-export function readJsonBody(req: IncomingMessage, length: number): Promise<JsonBody> {
+export function readJsonBody(req: IncomingMessage): Promise<JsonBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -63,7 +63,7 @@ export function readJsonBody(req: IncomingMessage, length: number): Promise<Json
       try {
         const [first] = chunks;
         const body = chunks.length === 1 && first !== undefined ? first : Buffer.concat(chunks, received);
-        resolve({ value: parseStrictJson(body, length), raw: body });
+        resolve({ value: parseStrictJson(body), raw: body });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -86,8 +86,7 @@ export function readJsonBody(req: IncomingMessage, length: number): Promise<Json
   });
 }
 
-function parseStrictJson(body: Buffer, length: number): unknown {
-  if (length === 0) return {};
+function parseStrictJson(body: Buffer): unknown {
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return {};
