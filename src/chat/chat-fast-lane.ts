@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
+import { ApiKeyService } from '../auth/api-key.service.js';
 import { sendError } from '../common/filters/all-exceptions.filter.js';
 import { BodyAbortedError, plainJsonLength, readJsonBody } from '../common/http/json-body.js';
 import type { RequestLogger } from '../common/logging/http-logger.js';
@@ -23,7 +24,7 @@ type Route = (body: unknown, exchange: Exchange) => Promise<void>;
  * alike. Whatever the lane does not take (other routes, methods or media types, chunked or compressed bodies, a body
  * over BODY_LIMIT, a path Express would match only loosely) goes to Express untouched, which also keeps
  * `ChatController` as the documented route. Nest's guards, interceptors and pipes do not run here: whatever is added
- * to the Express path of these routes (an API-key guard, say) must be called here too; `fast-lane.e2e-spec.ts` sends
+ * to the Express path of these routes must be called here too, as the API-key check is; `fast-lane.e2e-spec.ts` sends
  * each case both ways and compares the answers.
  */
 @Injectable()
@@ -34,6 +35,7 @@ export class ChatFastLane {
     chat: ChatService,
     private readonly config: AppConfig,
     private readonly pino: PinoLogger,
+    private readonly keys: ApiKeyService,
   ) {
     this.routes = new Map<string, Route>([
       ['/v1/chat/completions', (body, exchange) => chat.chatCompletions(body, exchange)],
@@ -64,6 +66,7 @@ export class ChatFastLane {
     if (route === undefined) return false;
     if (plainJsonLength(req, this.config.bodyLimitBytes) === undefined) return false;
     requestLogger(req, res, () => {
+      if (!this.keys.admits(req, res)) return;
       // The request logger has set the id (a string); the fallback keeps a stray value out of vLLM's request id.
       const requestId = typeof req.id === 'string' ? req.id : randomUUID();
       // The logging context nestjs-pino's middleware gives Express requests: lines logged by services carry the id.

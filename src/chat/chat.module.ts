@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { VllmModule } from '../vllm/vllm.module.js';
 import { ChatFastLane } from './chat-fast-lane.js';
@@ -7,7 +8,7 @@ import { ChatService } from './chat.service.js';
 import { RelayService } from './relay.service.js';
 
 @Module({
-  imports: [VllmModule, ConversationsModule],
+  imports: [AuthModule, VllmModule, ConversationsModule],
   controllers: [ChatController],
   providers: [ChatService, RelayService, ChatFastLane],
   exports: [ChatService, RelayService, ChatFastLane],

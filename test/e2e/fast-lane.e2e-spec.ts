@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { ChatFastLane } from '../../src/chat/chat-fast-lane.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { readRaw, waitFor, withoutCreated, type RawResponse } from '../helpers/relay.js';
+import { send, waitFor, withoutCreated, type RawResponse } from '../helpers/relay.js';
 
 /**
  * The OpenAI routes are served ahead of Express when the body is plain JSON with a Content-Length (the fast lane),
@@ -16,32 +16,6 @@ import { readRaw, waitFor, withoutCreated, type RawResponse } from '../helpers/r
  */
 
 const LIMIT = 2048;
-
-interface SendOptions {
-  /** Send the body with Transfer-Encoding: chunked instead of a Content-Length: the Express path. */
-  chunked?: boolean;
-  headers?: Record<string, string>;
-}
-
-function send(baseUrl: string, path: string, body: Buffer | string, options: SendOptions = {}): Promise<RawResponse> {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
-  if (options.chunked !== true) headers['content-length'] = String(bytes.length);
-  return new Promise((resolve, reject) => {
-    const req = request(`${baseUrl}${path}`, { method: 'POST', headers });
-    req.on('error', reject);
-    req.on('response', (res) => void readRaw(res).then(resolve, reject));
-    if (options.chunked === true) {
-      // Two writes before end(): node:http frames the body as chunks and sends no Content-Length.
-      const half = Math.floor(bytes.length / 2);
-      req.write(bytes.subarray(0, half));
-      req.write(bytes.subarray(half));
-      req.end();
-    } else {
-      req.end(bytes);
-    }
-  });
-}
 
 /** What a client can observe of an answer, minus what legitimately differs between two runs. */
 function observable(res: RawResponse): { status: number; contentType: string | undefined; body: string } {

@@ -19,6 +19,41 @@ export function readRaw(res: IncomingMessage): Promise<RawResponse> {
   });
 }
 
+export interface SendOptions {
+  /** Send the body with Transfer-Encoding: chunked instead of a Content-Length: the Express path. */
+  chunked?: boolean;
+  headers?: Record<string, string>;
+}
+
+/**
+ * POSTs a JSON body with a Content-Length (the chat fast lane takes it) or, with `chunked`, framed as chunks (Express
+ * and the body parser take it), and returns the raw answer.
+ */
+export function send(
+  baseUrl: string,
+  path: string,
+  body: Buffer | string,
+  options: SendOptions = {},
+): Promise<RawResponse> {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.chunked !== true) headers['content-length'] = String(bytes.length);
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, { method: 'POST', headers });
+    req.on('error', reject);
+    req.on('response', (res) => void readRaw(res).then(resolve, reject));
+    if (options.chunked === true) {
+      // Two writes before end(): node:http frames the body as chunks and sends no Content-Length.
+      const half = Math.floor(bytes.length / 2);
+      req.write(bytes.subarray(0, half));
+      req.write(bytes.subarray(half));
+      req.end();
+    } else {
+      req.end(bytes);
+    }
+  });
+}
+
 /** POSTs a JSON body with node:http and returns the raw answer: no client library between the test and the bytes. */
 export function post(
   baseUrl: string,
