@@ -341,6 +341,9 @@ describe('ChatMemoryService', () => {
     await Promise.resolve();
     expect(shutDown).toBe(false);
     await waitUntil(() => store.insertReply.mock.calls.length > 0);
+    // The reply's insert is still pending: a turn of the event loop later, shutdown must still be waiting for it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(shutDown).toBe(false);
     release();
     await settled;
     await shutdown;

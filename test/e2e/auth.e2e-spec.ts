@@ -82,12 +82,17 @@ describe('client API keys with ENABLE_AUTH=true (e2e)', () => {
     await send(gateway.url, '/v1/chat/completions', CHAT, {
       headers: { ...bearer(KEYS[0] ?? ''), 'x-request-id': id },
     });
-    await send(gateway.url, '/v1/chat/completions', CHAT, { headers: bearer('wrong-key-c41d') });
+    await send(gateway.url, '/v1/chat/completions', CHAT, {
+      headers: { ...bearer('wrong-key-c41d'), 'x-request-id': `${id}-wrong` },
+    });
     const file = join(logDir, 'app.log');
-    await waitFor(
-      () => existsSync(file) && readFileSync(file, 'utf8').includes(`"request_id":"${id}"`),
-      'the request lines in the log',
-    );
+    // Both requests' end lines are in the file (lines are written in batches) before it is searched.
+    await waitFor(() => {
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      return [id, `${id}-wrong`].every((rid) =>
+        text.split('\n').some((line) => line.includes(`"request_id":"${rid}"`) && line.includes('"status_code"')),
+      );
+    }, "both requests' end lines in the log");
     const log = readFileSync(file, 'utf8');
     for (const secret of [...KEYS, 'wrong-key-c41d']) expect(log).not.toContain(secret);
   });

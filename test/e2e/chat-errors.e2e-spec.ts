@@ -1,13 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import type { ErrorBody } from '../factories/api.js';
 import { get, post, sseData, waitFor } from '../helpers/relay.js';
 
 const messages = [{ role: 'user', content: 'one two three four five six' }];
-
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | number | null };
-}
 
 const errorOf = (body: string): ErrorBody['error'] => (JSON.parse(body) as ErrorBody).error;
 

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import type { ErrorBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { BOOM_MESSAGE, ProbeModule } from '../helpers/probe.module.js';
-
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | number | null };
-}
 
 /** These tests make no upstream call; any http URL satisfies the config. */
 const NO_UPSTREAM = { VLLM_BASE_URL: 'http://127.0.0.1:9' };
