@@ -78,7 +78,10 @@ export function send(
           if (meter.error !== undefined) fail(meter.error);
           else if (meter.ttftMs === undefined || meter.lastEventMs === undefined) fail('stream without any token');
           else if (!meter.done) fail('stream ended without [DONE]');
-          else succeed({ ok: true, ttftMs: meter.ttftMs, e2elMs: meter.lastEventMs, outputTokens: meter.outputTokens });
+          else {
+            meter.commitItl();
+            succeed({ ok: true, ttftMs: meter.ttftMs, e2elMs: meter.lastEventMs, outputTokens: meter.outputTokens });
+          }
         });
       } else {
         let text = '';

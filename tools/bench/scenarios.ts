@@ -109,6 +109,23 @@ export const SCENARIOS: readonly Scenario[] = [
     checks: [addedAtMost('ttft', 'p50', 1, 'added TTFT'), addedAtMost('itl', 'p50', 0.1, 'added time between events')],
   },
   {
+    // With a zero-latency simulator a whole stream arrives in one read, so `stream` can only show that the gateway
+    // does not spread that burst out; here every event is its own upstream write, 5 ms apart, which is what a relay
+    // that batched or delayed events would change.
+    name: 'stream-spaced',
+    description:
+      'streaming, Poisson arrivals at 50 req/s, simulator TTFT 0 ms and 5 ms between tokens, 64 output tokens',
+    shape: { kind: 'rate', ratePerS: 50, maxConcurrency: undefined },
+    stream: true,
+    sim: { ttftMs: 0, itlMs: 5, outputTokens: 64 },
+    durationS: 20,
+    requestsPerRound: undefined,
+    rounds: 4,
+    warmup: 100,
+    kind: 'relay',
+    checks: [addedAtMost('itl', 'p50', 0.1, 'added time between events')],
+  },
+  {
     name: 'streams-2000',
     description: '2,000 concurrent streams (one wave per round), simulator TTFT 200 ms, 50 ms/token, 64 output tokens',
     shape: { kind: 'concurrency', concurrency: 2000 },

@@ -70,6 +70,7 @@ describe('StreamMeter', () => {
     meter.push(stream.slice(cut2 + 30), 30);
     expect(meter.ttftMs).toBe(10);
     // "Hel" and "lo" complete at 15 ms (gap 5, then 0), "!" at 30 ms (gap 15).
+    meter.commitItl();
     expect(Array.from(itl.sorted())).toEqual([0, 5, 15]);
     expect(meter.lastEventMs).toBe(30);
     expect(meter.outputTokens).toBe(3);
@@ -81,7 +82,18 @@ describe('StreamMeter', () => {
     const meter = new StreamMeter(new Samples());
     meter.push(ROLE + chunk('a') + chunk('b') + DONE, 1);
     expect(meter.usageTokens).toBeUndefined();
-    expect(meter.outputTokens).toBe(3);
+    // The role chunk carries no token: "a" and "b" are two.
+    expect(meter.outputTokens).toBe(2);
+  });
+
+  it('keeps the gaps of a request out of the run until it is committed as a success', () => {
+    const itl = new Samples();
+    const meter = new StreamMeter(itl);
+    meter.push(ROLE + chunk('a'), 1);
+    meter.push(chunk('b'), 4);
+    expect(itl.sorted()).toHaveLength(0);
+    meter.commitItl();
+    expect(Array.from(itl.sorted())).toEqual([0, 3]);
   });
 
   it('reports an in-stream error event', () => {

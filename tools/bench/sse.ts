@@ -71,21 +71,32 @@ function skipBlanks(text: string, from: number): number {
  * - TTFT: the first data event whose `choices` is non-empty (vLLM's role chunk, sent with the first token);
  * - ITL: for each later event with choices, the gap since the previous data event (per SSE event, not per token);
  * - E2EL: the last data event (the usage chunk included), `[DONE]` excluded;
- * - output tokens: `usage.completion_tokens` of the usage chunk, else the number of events with choices.
- * Unlike vLLM's client, an in-stream `{"error": …}` event marks the request as failed.
+ * - output tokens: `usage.completion_tokens` of the usage chunk, else the number of events with choices, a chat
+ *   stream's role chunk (first event, empty content) not counted.
+ * Unlike vLLM's client, an in-stream `{"error": …}` event marks the request as failed. As in vLLM's
+ * `calculate_metrics`, a request's gaps count only once it succeeded: `commitItl()`.
  */
 export class StreamMeter {
   ttftMs: number | undefined;
   lastEventMs: number | undefined;
   usageTokens: number | undefined;
   choiceEvents = 0;
+  /** The first event with choices was a chat role chunk (no token). */
+  private roleChunk = false;
   error: string | undefined;
   done = false;
   private readonly splitter = new SseSplitter();
   private now = 0;
+  /** This request's gaps, held until it is known to have succeeded. */
+  private readonly gaps: number[] = [];
 
-  /** `itl` receives this request's inter-token gaps as they are seen (one sample store per run, no per-request array). */
+  /** `itl` is the run's sample store, which `commitItl()` adds this request's gaps to. */
   constructor(private readonly itl: Samples) {}
+
+  /** Adds the gaps to the run's ITL samples; called for a successful request only. */
+  commitItl(): void {
+    for (const gap of this.gaps) this.itl.push(gap);
+  }
 
   /** Feeds one chunk received `nowMs` after the request was sent. */
   push(chunk: string, nowMs: number): void {
@@ -95,7 +106,7 @@ export class StreamMeter {
   }
 
   get outputTokens(): number {
-    return this.usageTokens ?? this.choiceEvents;
+    return this.usageTokens ?? this.choiceEvents - (this.roleChunk ? 1 : 0);
   }
 
   private readonly onData = (data: string): void => {
@@ -107,8 +118,13 @@ export class StreamMeter {
     const now = this.now;
     if (hasChoices(data)) {
       this.choiceEvents++;
-      if (this.ttftMs === undefined) this.ttftMs = now;
-      else if (this.lastEventMs !== undefined) this.itl.push(now - this.lastEventMs);
+      if (this.ttftMs === undefined) {
+        this.ttftMs = now;
+        // A chat stream opens with the role chunk, which carries no token (vLLM's output JSON is compact).
+        this.roleChunk = data.includes('"role":"assistant"') && data.includes('"content":""');
+      } else if (this.lastEventMs !== undefined) {
+        this.gaps.push(now - this.lastEventMs);
+      }
     } else {
       this.readOther(data);
     }
