@@ -146,7 +146,8 @@ function endpoints(opts: CliOptions, sut: SystemUnderTest | undefined): Endpoint
           'request logging to stdout and LOG_DIR in a temporary folder, ENABLE_AUTH=true with a static key, ' +
           'MIGRATIONS_RUN=true).',
         `Gateway logs and process output: ${sut.logDir}`,
-        'Client: this process, node:http with a keep-alive Agent (maxSockets = concurrency), incremental SSE parsing.',
+        'Client: this process, node:http with a keep-alive Agent (maxSockets = the concurrency, or --max-concurrency, ' +
+          'unbounded for a rate without it), incremental SSE parsing.',
       ],
     };
   }
@@ -159,7 +160,8 @@ function endpoints(opts: CliOptions, sut: SystemUnderTest | undefined): Endpoint
     setup: [
       `Target: ${target.origin}${opts.direct === undefined ? '' : `; simulator (direct): ${opts.direct.origin}`}` +
         (opts.direct === undefined ? ' (simulator settings were not applied: no --direct)' : ''),
-      'Client: this process, node:http with a keep-alive Agent (maxSockets = concurrency), incremental SSE parsing.',
+      'Client: this process, node:http with a keep-alive Agent (maxSockets = the concurrency, or --max-concurrency, ' +
+        'unbounded for a rate without it), incremental SSE parsing.',
     ],
   };
 }
