@@ -24,6 +24,8 @@ import type {
 const HEALTH_TIMEOUT_MS = 2_000;
 const MODELS_CACHE_MS = 5_000;
 const TOKENIZE_TIMEOUT_MS = 5_000;
+/** For calls no client can cancel (token counting): their bound is a timeout, which an abort would misreport. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /** Errors that mean no connection was made: nothing reached vLLM, so another upstream may take the request. */
 const CONNECT_ERROR_CODES = new Set([
@@ -125,6 +127,10 @@ export class VllmService implements OnApplicationShutdown {
     options: UpstreamCallOptions,
   ): Promise<UpstreamResponse> {
     const payload = body instanceof Buffer ? body : Buffer.from(JSON.stringify(body));
+    const timeouts =
+      options.firstByteTimeoutMs === undefined
+        ? this.config.vllm
+        : { ...this.config.vllm, firstByteTimeoutMs: options.firstByteTimeoutMs };
     const tried = new Set<Upstream>();
     const dispatchedAt = performance.now();
     let attempt = 0;
@@ -140,7 +146,7 @@ export class VllmService implements OnApplicationShutdown {
       attempt++;
       const id = attempt === 1 ? options.requestId : `${options.requestId}-${attempt}`;
       try {
-        return await this.attempt(upstream, path, payload, signal, id, dispatchedAt, fresh);
+        return await this.attempt(upstream, path, payload, signal, timeouts, id, dispatchedAt, fresh);
       } catch (err) {
         if (!(err instanceof ConnectFailure)) throw err;
         // A closed pooled socket says nothing about the upstream; only a new connection does.
@@ -174,10 +180,14 @@ export class VllmService implements OnApplicationShutdown {
   }
 
   /** vLLM's `/tokenize` (prompt or chat form), on the conversation's upstream when a sticky key is given. */
-  async tokenize(body: object, options: UpstreamCallOptions, signal?: AbortSignal): Promise<TokenizeResponse> {
-    // Counting sits before a conversation turn's chat call: a wedged vLLM must not hold the turn for the long
-    // first-byte timeout meant for generations.
-    const answer = await this.send('/tokenize', body, signal ?? AbortSignal.timeout(TOKENIZE_TIMEOUT_MS), options);
+  async tokenize(body: object, options: UpstreamCallOptions): Promise<TokenizeResponse> {
+    // Counting can sit before a conversation turn's chat call: a wedged vLLM must not hold the turn for the long
+    // first-byte timeout meant for generations. Its own short timeout is a timeout (504, counted against the
+    // upstream), not a cancellation.
+    const answer = await this.send('/tokenize', body, NEVER_ABORTED, {
+      ...options,
+      firstByteTimeoutMs: TOKENIZE_TIMEOUT_MS,
+    });
     if (answer.kind !== 'json') {
       answer.cancel();
       throw new AppError('bad_gateway', 'vLLM answered /tokenize with an event stream');
@@ -234,12 +244,13 @@ export class VllmService implements OnApplicationShutdown {
     path: string,
     payload: Buffer,
     signal: AbortSignal,
+    timeouts: TimeoutConfig,
     wantedId: string,
     dispatchedAt: number,
     fresh: boolean,
   ): Promise<UpstreamResponse> {
     const id = this.liveIds.has(wantedId) ? `${wantedId}-${randomBytes(4).toString('hex')}` : wantedId;
-    const call = new Attempt(upstream, this.pool, signal, this.config.vllm, () => this.liveIds.delete(id));
+    const call = new Attempt(upstream, this.pool, signal, timeouts, () => this.liveIds.delete(id));
     this.liveIds.add(id);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',

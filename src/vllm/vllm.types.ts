@@ -16,6 +16,8 @@ export interface UpstreamCallOptions {
   requestId: string;
   /** Requests with the same key go to the same upstream while it is up (a conversation id). */
   stickyKey?: string;
+  /** Replaces VLLM_FIRST_BYTE_TIMEOUT_MS for this call: a short bound for calls that generate nothing. */
+  firstByteTimeoutMs?: number;
 }
 
 interface UpstreamAnswer {
