@@ -18,6 +18,7 @@ import {
   splitLeadingSystem,
   systemMessages,
 } from './upstream-request.js';
+import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../database/pg-error.js';
 
 /** The newest messages a turn reads: the bound on what one request can cost the database. */
 export const HISTORY_LIMIT = 512;
@@ -326,7 +327,7 @@ export class ChatMemoryService implements OnApplicationShutdown {
       });
     } catch (err) {
       // The conversation was deleted while its turn ran: there is nothing left to attach the reply to.
-      if (isForeignKeyViolation(err)) return;
+      if (isPgError(err, PG_FOREIGN_KEY_VIOLATION)) return;
       throw err;
     }
   }
@@ -420,9 +421,4 @@ function upperBound(messages: readonly JsonObject[], userOverhead: number): numb
 
 function sum(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0);
-}
-
-function isForeignKeyViolation(err: unknown): boolean {
-  const driverError = (err as { driverError?: { code?: unknown } } | null)?.driverError;
-  return driverError?.code === '23503';
 }

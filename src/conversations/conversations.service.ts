@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { MoreThan, QueryFailedError, type Repository } from 'typeorm';
+import { MoreThan, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { AppError } from '../common/errors/app-error.js';
 import { isUuid } from '../llm-configs/uuid-param.js';
 import { ChatMessage } from './chat-message.entity.js';
 import { Conversation } from './conversation.entity.js';
 import type { CreateConversationDto, UpdateConversationDto } from './conversation.dto.js';
+import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../database/pg-error.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 /** Messages returned inline with a conversation; older ones are paged through `/messages`. */
@@ -125,11 +126,8 @@ function notFound(id: string): AppError {
 
 /** The foreign key is the check that the config exists: no read before the write, no race with a delete. */
 function unknownConfig(err: unknown, configId: string | null | undefined): unknown {
-  if (err instanceof QueryFailedError) {
-    const driverError = err.driverError as { code?: unknown; constraint?: unknown };
-    if (driverError.code === '23503' && driverError.constraint === 'fk_conversations_llm_config') {
-      return new AppError('not_found', `No LLM config with id '${configId ?? ''}'`, { param: 'llm_config_id' });
-    }
+  if (isPgError(err, PG_FOREIGN_KEY_VIOLATION, 'fk_conversations_llm_config')) {
+    return new AppError('not_found', `No LLM config with id '${configId ?? ''}'`, { param: 'llm_config_id' });
   }
   return err;
 }

@@ -15,6 +15,7 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import type { LlmConfig } from './llm-config.entity.js';
+import { EXTENSION_FIELDS } from '../chat/chat-request.js';
 
 /**
  * Request fields a config must not set through `extra_params`: the first-class settings (so there is one place for
@@ -27,9 +28,7 @@ export const RESERVED_EXTRA_PARAMS: readonly string[] = [
   'temperature',
   'top_p',
   'max_tokens',
-  'conversation_id',
-  'llm_config_id',
-  'prompt_variables',
+  ...EXTENSION_FIELDS,
 ];
 
 const MAX_SYSTEM_PROMPT_CHARS = 200_000;

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { type EntityManager, Not, QueryFailedError, type Repository } from 'typeorm';
+import { type EntityManager, Not, type Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import type { CreateLlmConfigDto, UpdateLlmConfigDto } from './llm-config.dto.js';
 import { LlmConfig } from './llm-config.entity.js';
+import { isPgError, PG_UNIQUE_VIOLATION } from '../database/pg-error.js';
 
 /**
  * Bounds staleness when another gateway process changed a config: this process only invalidates its own cache on its
@@ -146,7 +147,7 @@ export class LlmConfigsService {
     try {
       return await this.configs.manager.transaction(work);
     } catch (err) {
-      if (isUniqueViolation(err, 'uq_llm_configs_name')) {
+      if (isPgError(err, PG_UNIQUE_VIOLATION, 'uq_llm_configs_name')) {
         throw new AppError('conflict', `An LLM config named '${name ?? ''}' already exists`, { param: 'name' });
       }
       throw err;
@@ -165,10 +166,4 @@ async function clearDefault(manager: EntityManager, keep: string | undefined): P
 
 function notFound(id: string): AppError {
   return new AppError('not_found', `No LLM config with id '${id}'`, { param: 'id' });
-}
-
-export function isUniqueViolation(err: unknown, constraint: string): boolean {
-  if (!(err instanceof QueryFailedError)) return false;
-  const driverError = err.driverError as { code?: unknown; constraint?: unknown };
-  return driverError.code === '23505' && driverError.constraint === constraint;
 }

@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { QueryFailedError } from 'typeorm';
 import { UNPARSABLE_JSON_MESSAGE } from '../http/json-body.js';
 import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
+import { isPgError } from '../../database/pg-error.js';
 
 /** What a client sees for any failure we did not anticipate; the details go to the log only. */
 export const INTERNAL_ERROR_MESSAGE = 'Internal server error';
@@ -44,13 +44,7 @@ function httpExceptionMessage(exception: HttpException): string {
  * PostgreSQL's codes for text it cannot store: a NUL character in a text column (22021) or a `\u0000` escape in
  * jsonb (22P05). JSON allows both, so they are the client's input, not our failure.
  */
-const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
-
-function isUnstorableText(exception: unknown): boolean {
-  if (!(exception instanceof QueryFailedError)) return false;
-  const code: unknown = (exception.driverError as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
-}
+const UNSTORABLE_TEXT_CODES = ['22021', '22P05'];
 
 /** The shape of errors raised by body-parser (built with `http-errors`). */
 interface BodyParserError extends Error {
@@ -83,7 +77,7 @@ export function toErrorResponse(exception: unknown): MappedError {
     }
     if (exception.expose) return fromStatus(exception.status, exception.message);
   }
-  if (isUnstorableText(exception)) {
+  if (isPgError(exception, UNSTORABLE_TEXT_CODES)) {
     return mapAppError(
       new AppError('bad_request', 'Text to be stored must not contain NUL (\\u0000) characters; nothing was stored.'),
     );
