@@ -5,6 +5,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { type SseEvent, SseParser } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.js';
 import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
+import type { AppConfig } from '../config/app-config.js';
 import { RelayService } from './relay.service.js';
 import type { Exchange, RelayOutcome } from './relay.types.js';
 
@@ -39,6 +40,15 @@ class FakeResponse extends EventEmitter {
     return this.accept;
   }
 
+  destroyed = false;
+
+  /** As node:http: the socket goes, and 'close' comes without the response having finished. */
+  destroy(): this {
+    this.destroyed = true;
+    this.emit('close');
+    return this;
+  }
+
   end(chunk?: Buffer | string): this {
     if (chunk !== undefined) this.written.push(chunk.toString());
     this.ended = true;
@@ -51,7 +61,10 @@ function events(text: string): SseEvent[] {
   return new SseParser().push(Buffer.from(text));
 }
 
-function setup(answer: (signal: AbortSignal) => Promise<UpstreamResponse>): {
+function setup(
+  answer: (signal: AbortSignal) => Promise<UpstreamResponse>,
+  idleTimeoutMs = 60_000,
+): {
   relay: RelayService;
   res: FakeResponse;
   exchange: Exchange;
@@ -59,7 +72,7 @@ function setup(answer: (signal: AbortSignal) => Promise<UpstreamResponse>): {
 } {
   const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
   const vllm: Pick<VllmService, 'send'> = { send };
-  const relay = new RelayService(vllm as VllmService);
+  const relay = new RelayService(vllm as VllmService, { vllm: { idleTimeoutMs } } as AppConfig);
   const res = new FakeResponse();
   const req = { socket: { destroyed: false } };
   const exchange: Exchange = {
@@ -153,6 +166,20 @@ describe('RelayService', () => {
       'Cache-Control': 'no-cache',
       'X-Accel-Buffering': 'no',
     });
+  });
+
+  it('disconnects a client that reads nothing for the idle timeout, and cancels the upstream', async () => {
+    const frames = events('data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n');
+    const cancel = jest.fn();
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(sourceOf(frames), cancel)), 20);
+    res.accept = false;
+    let settled: RelayOutcome | undefined;
+    await relay.relay('/v1/chat/completions', { body: {}, onSettled: (outcome) => void (settled = outcome) }, exchange);
+    expect(res.destroyed).toBe(true);
+    expect(res.written).toEqual(['data: {"a":1}\n\n']);
+    expect(cancel).toHaveBeenCalled();
+    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
+    expect(settled?.status).toBe('aborted');
   });
 
   it('sends the headers on their own when the first event is not there yet', async () => {

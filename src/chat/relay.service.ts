@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { AppError, mapAppError } from '../common/errors/app-error.js';
+import { AppConfig } from '../config/app-config.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
 import type { RelayPath, UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
@@ -25,7 +26,10 @@ const DONE_FRAME = 'data: [DONE]\n\n';
 export class RelayService {
   private readonly logger = new Logger(RelayService.name);
 
-  constructor(private readonly vllm: VllmService) {}
+  constructor(
+    private readonly vllm: VllmService,
+    private readonly config: AppConfig,
+  ) {}
 
   async relay(path: RelayPath, plan: RelayPlan, exchange: Exchange): Promise<void> {
     const { res } = exchange;
@@ -129,7 +133,7 @@ export class RelayService {
             res.end(chunk);
             return;
           }
-          if (!res.write(chunk)) await drained(res, signal);
+          if (!res.write(chunk)) await drained(res, signal, this.config.vllm.idleTimeoutMs);
         }
         if (signal.aborted) break;
       }
@@ -168,11 +172,17 @@ export class RelayService {
   }
 }
 
-/** Resolves when the client's socket accepts more, or when the client is gone (then the caller stops). */
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves when the client's socket accepts more, or when the client is gone (then the caller stops). A client that
+ * reads nothing for `idleMs` (the upstream's idle timeout, which has then freed vLLM) is disconnected: its 'close'
+ * aborts the relay, so neither the socket nor the request's after-response work waits on it forever.
+ */
+function drained(res: ServerResponse, signal: AbortSignal, idleMs: number): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
+    const stalled = setTimeout(() => res.destroy(), idleMs);
     const done = (): void => {
+      clearTimeout(stalled);
       res.off('drain', done);
       signal.removeEventListener('abort', done);
       resolve();
