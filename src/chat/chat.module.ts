@@ -11,6 +11,6 @@ import { RelayService } from './relay.service.js';
   imports: [AuthModule, VllmModule, ConversationsModule],
   controllers: [ChatController],
   providers: [ChatService, RelayService, ChatFastLane],
-  exports: [ChatService, RelayService, ChatFastLane],
+  exports: [ChatFastLane],
 })
 export class ChatModule {}

@@ -136,7 +136,7 @@ export class ChatMemoryService implements OnApplicationShutdown {
     const uncounted = rest.flatMap((message, i) =>
       newMessages[i]?.tokenCount === null ? [{ seq: replySeq - rest.length + i, message }] : [],
     );
-    const turn = new ConversationTurn(conversationId, replySeq, stream, hideUsageChunk, (outcome) =>
+    const turn = new ConversationTurn(hideUsageChunk, (outcome) =>
       this.track(this.storeReply(conversationId, replySeq, model, context, outcome, uncounted)),
     );
     return { body: upstream, stickyKey: conversationId, turn };

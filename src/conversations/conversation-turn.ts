@@ -26,11 +26,6 @@ export class ConversationTurn {
   private settled = false;
 
   constructor(
-    readonly conversationId: string,
-    /** The seq reserved for the reply. */
-    readonly replySeq: number,
-    /** A streamed turn: the relay must keep the events, the reply is rebuilt from them. */
-    readonly stream: boolean,
     /**
      * The gateway asked vLLM for the usage chunk the client did not ask for (it is how an aborted or streamed
      * reply gets its token counts); that chunk must not reach the client.
