@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { AppError } from '../common/errors/app-error.js';
-import { renderPromptTemplate, templateVariables } from './prompt-template.js';
+import { renderPromptTemplate } from './prompt-template.js';
 
 describe('renderPromptTemplate', () => {
   it('fills every placeholder, spaces inside the braces allowed', () => {
@@ -37,9 +37,5 @@ describe('renderPromptTemplate', () => {
     expect(() => renderPromptTemplate('{{constructor}}', {})).toThrow(
       expect.objectContaining({ param: 'prompt_variables.constructor' }),
     );
-  });
-
-  it('lists the variables a template uses', () => {
-    expect(templateVariables('{{a}} {{ b }} {{a}}')).toEqual(['a', 'b']);
   });
 });

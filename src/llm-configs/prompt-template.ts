@@ -5,11 +5,6 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 export type PromptVariables = Readonly<Record<string, unknown>>;
 
-/** The distinct placeholder names of a template, in order of first use. */
-export function templateVariables(template: string): string[] {
-  return [...new Set(Array.from(template.matchAll(PLACEHOLDER), (match) => match[1] ?? ''))];
-}
-
 /**
  * Fills a system prompt's `{{name}}` placeholders from the chat request's `prompt_variables`. A missing variable is
  * the client's error (400 naming it), never an empty string silently sent to the model. Strings, numbers and booleans

@@ -1,14 +1,16 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import axios, { type AxiosInstance } from 'axios';
 import { randomBytes } from 'node:crypto';
-import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { CONNECT_TIMEOUT_CODE, createUpstreamAgent } from './http-agent.js';
-import { post, RequestFailure } from './http-post.js';
-import { type SseEvent, SseParser } from './sse-parser.js';
-import { upstreamError } from './upstream-error.js';
+import { createUpstreamAgent } from './http-agent.js';
+import { getBody } from './http-get.js';
+import { post } from './http-post.js';
+import { Attempt, ConnectFailure, errorCode, type TimeoutConfig } from './upstream-attempt.js';
+import { UpstreamCancelledError, upstreamError } from './upstream-error.js';
+// Part of this service's contract (a caller tells a client that went away from a failure by it).
+export { UpstreamCancelledError } from './upstream-error.js';
 import { type Upstream, UpstreamPool } from './upstream-pool.js';
 import type {
   ModelCard,
@@ -17,7 +19,6 @@ import type {
   TokenizeResponse,
   UpstreamCallOptions,
   UpstreamHealth,
-  UpstreamJson,
   UpstreamResponse,
 } from './vllm.types.js';
 
@@ -27,39 +28,13 @@ const TOKENIZE_TIMEOUT_MS = 5_000;
 /** For calls no client can cancel (token counting): their bound is a timeout, which an abort would misreport. */
 const NEVER_ABORTED = new AbortController().signal;
 
-/** Errors that mean no connection was made: nothing reached vLLM, so another upstream may take the request. */
-const CONNECT_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  CONNECT_TIMEOUT_CODE,
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-]);
-
-/** Thrown (or raised by a stream's iteration) once the caller's signal has aborted: the client has gone. */
-export class UpstreamCancelledError extends Error {
-  constructor() {
-    super('The client went away; the upstream request was aborted');
-    this.name = 'UpstreamCancelledError';
-  }
-}
-
-/** An attempt that failed before any byte was exchanged; `retrySame` marks a stale keep-alive socket. */
-class ConnectFailure extends Error {
-  constructor(
-    readonly code: string,
-    readonly retrySame: boolean,
-  ) {
-    super(code);
-  }
-}
-
 /**
- * The only code that talks to vLLM. One upstream call = one `Attempt`: an AbortController that the client's signal
- * and the single timer both trip, the upstream's in-flight slot, and the response stream. Whoever finishes first
- * (end of body, error, timeout, client gone) releases all of it exactly once.
+ * The only code that talks to vLLM. One upstream call = one `Attempt` (upstream-attempt.ts): the single timer, the
+ * upstream's in-flight slot and the response stream, released exactly once by whoever finishes first.
+ *
+ * One HTTP client for vLLM, node:http, on two pools of agents: the relay's POSTs go through `post` (request options
+ * computed once per URL; axios' per-request config merging was about 15 % of the gateway's CPU per request, see
+ * BENCHMARKS.md), the occasional GETs (health probes, model lists) through `getBody` on the same pooled agents.
  */
 @Injectable()
 export class VllmService implements OnApplicationShutdown {
@@ -69,7 +44,6 @@ export class VllmService implements OnApplicationShutdown {
   /** Unpooled: for the retry after a stale pooled socket, which must not land on another stale one. */
   private readonly freshHttpAgent: Agent;
   private readonly freshHttpsAgent: HttpsAgent;
-  private readonly http: AxiosInstance;
   private readonly authorization: string | undefined;
   /** Attempt ids in flight: vLLM uses the id as its engine request id, so two live requests must never share one. */
   private readonly liveIds = new Set<string>();
@@ -82,36 +56,12 @@ export class VllmService implements OnApplicationShutdown {
     this.httpsAgent = createUpstreamAgent('https', { connectTimeoutMs });
     this.freshHttpAgent = createUpstreamAgent('http', { connectTimeoutMs, keepAlive: false });
     this.freshHttpsAgent = createUpstreamAgent('https', { connectTimeoutMs, keepAlive: false });
-    // For the occasional calls (health probes, model lists). The relay's POSTs go through `post` (node:http, options
-    // computed once per URL): axios' per-request config merging was about 15 % of the gateway's CPU per request.
-    this.http = axios.create({
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      // Native http without follow-redirects, no proxy discovery from the environment, bytes as they come.
-      proxy: false,
-      maxRedirects: 0,
-      decompress: false,
-      maxBodyLength: Infinity,
-      maxContentLength: -1,
-      validateStatus: () => true,
-      // axios would JSON.parse a string body to "validate" it: a full parse of every prompt for nothing.
-      transformRequest: [(data: unknown) => data],
-      transformResponse: [(data: unknown) => data],
-    });
     this.authorization = config.vllm.apiKey === undefined ? undefined : `Bearer ${config.vllm.apiKey}`;
     this.pool = new UpstreamPool(config.vllm.baseUrls, {
-      probe: (url) => this.probe(url),
+      probe: async (url) => (await this.checkHealth(url)).status === 'up',
       onEject: (url) => this.logger.warn(`vLLM upstream ${url} ejected after repeated failures`),
       onReadmit: (url) => this.logger.log(`vLLM upstream ${url} is healthy again`),
     });
-  }
-
-  /** Non-streamed chat completion; `body.stream` must not be true. */
-  async chatCompletion(body: object, signal: AbortSignal, options: UpstreamCallOptions): Promise<UpstreamJson> {
-    const answer = await this.send('/v1/chat/completions', body, signal, options);
-    if (answer.kind === 'json') return answer;
-    answer.cancel();
-    throw new AppError('bad_gateway', 'vLLM answered a non-streamed request with an event stream');
   }
 
   /**
@@ -197,22 +147,7 @@ export class VllmService implements OnApplicationShutdown {
 
   /** Probes each upstream's `/health` (never a completion: probes must cost no GPU work). */
   health(): Promise<UpstreamHealth[]> {
-    return Promise.all(
-      this.config.vllm.baseUrls.map(async (url): Promise<UpstreamHealth> => {
-        const started = performance.now();
-        try {
-          await this.http.get(`${url}/health`, {
-            timeout: HEALTH_TIMEOUT_MS,
-            responseType: 'arraybuffer',
-            validateStatus: (s) => s === 200,
-          });
-          return { url, status: 'up', latency_ms: Math.round(performance.now() - started) };
-        } catch (err) {
-          const error = axios.isAxiosError(err) ? (err.code ?? `HTTP ${err.response?.status}`) : String(err);
-          return { url, status: 'down', latency_ms: Math.round(performance.now() - started), error };
-        }
-      }),
-    );
+    return Promise.all(this.config.vllm.baseUrls.map((url) => this.checkHealth(url)));
   }
 
   onApplicationShutdown(): void {
@@ -230,12 +165,21 @@ export class VllmService implements OnApplicationShutdown {
     return fresh ? this.freshHttpAgent : this.httpAgent;
   }
 
-  private async probe(url: string): Promise<boolean> {
+  /** One `/health` GET; also the pool's re-admission probe. Never rejects. */
+  private async checkHealth(url: string): Promise<UpstreamHealth> {
+    const started = performance.now();
+    const latency = (): number => Math.round(performance.now() - started);
     try {
-      const res = await this.http.get(`${url}/health`, { timeout: HEALTH_TIMEOUT_MS, responseType: 'arraybuffer' });
-      return res.status === 200;
-    } catch {
-      return false;
+      const res = await getBody(`${url}/health`, { agent: this.agentFor(url, false), timeoutMs: HEALTH_TIMEOUT_MS });
+      if (res.status === 200) return { url, status: 'up', latency_ms: latency() };
+      return { url, status: 'down', latency_ms: latency(), error: `HTTP ${res.status}` };
+    } catch (err) {
+      return {
+        url,
+        status: 'down',
+        latency_ms: latency(),
+        error: errorCode(err) ?? (err instanceof Error ? err.message : String(err)),
+      };
     }
   }
 
@@ -302,13 +246,13 @@ export class VllmService implements OnApplicationShutdown {
     if (upstreams.length === 0) throw new AppError('service_unavailable', 'No vLLM upstream is available');
     const results = await Promise.allSettled(
       upstreams.map(async (u) => {
-        const res = await this.http.get<Buffer>(`${u.url}/v1/models`, {
-          timeout: HEALTH_TIMEOUT_MS,
-          responseType: 'arraybuffer',
+        const res = await getBody(`${u.url}/v1/models`, {
+          agent: this.agentFor(u.url, false),
+          timeoutMs: HEALTH_TIMEOUT_MS,
           headers: this.authorization === undefined ? {} : { Authorization: this.authorization },
         });
-        if (res.status !== 200) throw upstreamError(res.status, res.data);
-        return parseJson(res.data, '/v1/models') as Partial<ModelList>;
+        if (res.status !== 200) throw upstreamError(res.status, res.body);
+        return parseJson(res.body, '/v1/models') as Partial<ModelList>;
       }),
     );
     const seen = new Map<string, ModelCard>();
@@ -330,225 +274,8 @@ export class VllmService implements OnApplicationShutdown {
   }
 }
 
-type TimeoutConfig = Pick<AppConfig['vllm'], 'firstByteTimeoutMs' | 'idleTimeoutMs'>;
-
-/**
- * One upstream request. A single timer covers it: the first-byte timeout until the first body byte, then the idle
- * timeout, re-armed with `refresh()` per chunk (no timer per event, no total timeout: long streams live on).
- */
-class Attempt {
-  private request: ClientRequest | undefined;
-  /** `stalled`: the idle timeout ran out while the consumer was not asking for more (a client that stopped reading). */
-  private cause: 'client' | 'timeout' | 'stalled' | undefined;
-  private idle = false;
-  private timer: NodeJS.Timeout;
-  private released = false;
-  private stream: IncomingMessage | undefined;
-  private ended = false;
-  private error: unknown;
-  private wake: (() => void) | undefined;
-  private draining = false;
-
-  constructor(
-    private readonly upstream: Upstream,
-    private readonly pool: UpstreamPool,
-    private readonly signal: AbortSignal,
-    private readonly timeouts: TimeoutConfig,
-    private readonly onRelease: () => void,
-  ) {
-    pool.acquire(upstream);
-    this.timer = setTimeout(this.onTimeout, timeouts.firstByteTimeoutMs);
-    if (signal.aborted) this.onClientAbort();
-    else signal.addEventListener('abort', this.onClientAbort, { once: true });
-  }
-
-  /** The upstream request, destroyed when the attempt is given up before its response arrived. */
-  bind(request: ClientRequest): void {
-    this.request = request;
-    if (this.cause !== undefined) request.destroy(new Error(`vLLM request aborted (${this.cause})`));
-  }
-
-  /** Takes the response body over; listeners go on at once so an error can never be unhandled. */
-  adopt(stream: IncomingMessage): void {
-    this.stream = stream;
-    stream.on('readable', this.onReadable);
-    stream.on('error', (err) => {
-      this.error ??= err;
-      this.notify();
-    });
-    stream.on('end', () => {
-      this.ended = true;
-      this.finish();
-      this.notify();
-    });
-    stream.on('close', () => {
-      if (!this.ended) this.error ??= new Error('vLLM closed the connection before the response was complete');
-      this.finish();
-      this.notify();
-    });
-    // Aborted before the body was adopted: the listener above never saw the stream.
-    if (this.cause !== undefined) stream.destroy();
-  }
-
-  /** The whole body, for JSON answers and error bodies. */
-  async readAll(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for (;;) {
-      const chunk = this.read();
-      if (chunk !== null) {
-        chunks.push(chunk);
-        continue;
-      }
-      if (this.error !== undefined) throw this.failure(this.error);
-      if (this.ended) return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      await this.next();
-    }
-  }
-
-  /**
-   * The body as SSE events, in one batch per chunk read. After `[DONE]` the rest of the body is drained so the socket
-   * goes back to the pool.
-   */
-  async *batches(): AsyncGenerator<readonly SseEvent[], void, undefined> {
-    const parser = new SseParser();
-    try {
-      for (;;) {
-        const chunk = this.read();
-        if (chunk !== null) {
-          const batch = parser.push(chunk);
-          if (batch.length > 0) yield batch;
-          if (parser.done) return;
-          continue;
-        }
-        if (this.error !== undefined) throw this.failure(this.error);
-        if (this.ended) {
-          if (parser.hasPartial) throw new AppError('bad_gateway', 'vLLM ended the stream in the middle of an event');
-          return;
-        }
-        await this.next();
-      }
-    } finally {
-      if (parser.done && !this.ended && this.error === undefined) this.drain();
-      else this.cancel();
-    }
-  }
-
-  cancel(): void {
-    if (this.stream !== undefined && !this.stream.destroyed && !this.ended) this.stream.destroy();
-    this.finish();
-  }
-
-  /** Releases the in-flight slot, the timer and the signal listener; idempotent. */
-  finish(): void {
-    if (this.released) return;
-    this.released = true;
-    clearTimeout(this.timer);
-    this.signal.removeEventListener('abort', this.onClientAbort);
-    this.pool.release(this.upstream);
-    this.onRelease();
-  }
-
-  /** Maps whatever ended the attempt to what the caller should see. */
-  failure(err: unknown): Error {
-    if (this.cause === 'client') return new UpstreamCancelledError();
-    if (this.cause === 'stalled') {
-      return new AppError(
-        'gateway_timeout',
-        `The client read nothing for ${this.timeouts.idleTimeoutMs} ms; the vLLM request was aborted`,
-      );
-    }
-    if (this.cause === 'timeout') {
-      this.pool.recordFailure(this.upstream);
-      return this.idle
-        ? new AppError('gateway_timeout', `vLLM sent nothing for ${this.timeouts.idleTimeoutMs} ms`)
-        : new AppError('gateway_timeout', `vLLM did not answer within ${this.timeouts.firstByteTimeoutMs} ms`);
-    }
-    if (err instanceof AppError) return err;
-    const code = errorCode(err);
-    if (this.stream === undefined && code !== undefined) {
-      if (CONNECT_ERROR_CODES.has(code)) return new ConnectFailure(code, false);
-      // A pooled socket the server closed just as we reused it: the request never reached vLLM.
-      if (code === 'ECONNRESET' && isReusedSocket(err)) return new ConnectFailure(code, true);
-    }
-    this.pool.recordFailure(this.upstream);
-    const reason = err instanceof Error ? err.message : String(err);
-    return new AppError('bad_gateway', `vLLM connection failed: ${code ?? reason}`, { cause: err });
-  }
-
-  private readonly onClientAbort = (): void => {
-    this.cause ??= 'client';
-    this.abort();
-  };
-
-  private readonly onTimeout = (): void => {
-    // The timer is refreshed only when the consumer reads. When it is not waiting for data (the relay is blocked on a
-    // client that does not read), vLLM was not the one that went quiet: still abort, so it frees the request, but do
-    // not count it against the upstream, or slow clients would eject a healthy vLLM.
-    const consumerWaiting = this.wake !== undefined;
-    this.cause ??= this.idle && !consumerWaiting && !this.draining ? 'stalled' : 'timeout';
-    this.abort();
-  };
-
-  private abort(): void {
-    // Before the response, destroying the request rejects the pending post; after it, destroying the response stream
-    // closes the connection. Never both: once the response is ours, the request's socket is not ours to close.
-    if (this.stream === undefined) this.request?.destroy(new Error(`vLLM request aborted (${this.cause ?? 'client'})`));
-    else this.stream.destroy();
-    this.notify();
-  }
-
-  private readonly onReadable = (): void => {
-    if (this.draining) {
-      while (this.stream?.read() != null);
-      return;
-    }
-    this.notify();
-  };
-
-  private read(): Buffer | null {
-    const chunk = this.stream?.read() as Buffer | null | undefined;
-    if (chunk == null) return null;
-    if (this.idle) this.timer.refresh();
-    else {
-      this.idle = true;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(this.onTimeout, this.timeouts.idleTimeoutMs);
-    }
-    return chunk;
-  }
-
-  private next(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private drain(): void {
-    this.draining = true;
-    this.onReadable();
-  }
-}
-
 function headerValue(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  const cause = (err as { cause?: unknown }).cause;
-  return cause === undefined ? undefined : errorCode(cause);
-}
-
-function isReusedSocket(err: unknown): boolean {
-  return err instanceof RequestFailure && err.reusedSocket;
 }
 
 function parseJson(body: Buffer, what: string): unknown {

@@ -8,13 +8,20 @@ import { get, post, waitFor } from '../helpers/relay.js';
 
 const messages = [{ role: 'user', content: 'hello there' }];
 
-/** A request through the service itself, the way conversation routing will call it (with a sticky key). */
+/** A request through the service itself, the way a conversation turn sends it (with a sticky key). */
 async function viaService(
   vllm: VllmService,
   stickyKey: string | undefined,
   requestId: string,
 ): Promise<{ upstream: string; attemptId: string }> {
-  const answer = await vllm.chatCompletion({ messages }, new AbortController().signal, { requestId, stickyKey });
+  const answer = await vllm.send('/v1/chat/completions', { messages }, new AbortController().signal, {
+    requestId,
+    stickyKey,
+  });
+  if (answer.kind !== 'json') {
+    answer.cancel();
+    throw new Error(`expected a JSON answer, got ${answer.contentType}`);
+  }
   return { upstream: answer.upstream, attemptId: answer.attemptId };
 }
 
