@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AdminUiModule } from './admin/admin-ui.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
@@ -25,6 +26,7 @@ export class AppModule {
         ConversationsModule,
         LlmConfigsModule,
         ModelsModule,
+        AdminUiModule,
       ],
       providers: [{ provide: AppConfig, useValue: config }],
       exports: [AppConfig],
