@@ -11,7 +11,7 @@ export interface ParsedUpstreamError {
 }
 
 /**
- * Reads a vLLM error body in any of the shapes it has used (vllm-contract.md §5):
+ * Reads a vLLM error body in any of the shapes it has used (tools/vllm-sim/CONTRACT.md §5):
  * - current, nested: `{"error":{"message","type","param","code"}}`
  * - legacy, flat (≤ v0.10): `{"object":"error","message","type","param","code"}`
  * - plain string: `{"error":"Unauthorized"}` (API-key middleware, elastic-EP scaling)

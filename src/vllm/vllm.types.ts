@@ -58,7 +58,7 @@ export interface UpstreamStream extends UpstreamAnswer {
 
 export type UpstreamResponse = UpstreamJson | UpstreamStream;
 
-/** An entry of `/v1/models` (vllm-contract.md §6); extra fields are kept as vLLM sent them. */
+/** An entry of `/v1/models` (tools/vllm-sim/CONTRACT.md §6); extra fields are kept as vLLM sent them. */
 export interface ModelCard {
   id: string;
   object: 'model';
@@ -70,7 +70,7 @@ export interface ModelList {
   data: ModelCard[];
 }
 
-/** `/tokenize` answer (vllm-contract.md §1). */
+/** `/tokenize` answer (tools/vllm-sim/CONTRACT.md §1). */
 export interface TokenizeResponse {
   count: number;
   max_model_len: number;

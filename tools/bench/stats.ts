@@ -1,5 +1,5 @@
 // Statistics over the per-request records, with vLLM's `vllm bench serve` definitions
-// (/work/shared/vllm-contract.md §8, `vllm/benchmarks/serve.py::calculate_metrics`).
+// (`vllm/benchmarks/serve.py::calculate_metrics` in vllm-project/vllm; tools/vllm-sim/CONTRACT.md §8).
 
 /** One finished request, as the client measured it. Times in ms from the moment the request was sent. */
 export interface RequestRecord {

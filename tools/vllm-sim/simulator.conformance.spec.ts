@@ -1,4 +1,4 @@
-// Wire conformance against /work/shared/vllm-contract.md (§1, §3, §4, §5, §6): raw bytes over real HTTP.
+// Wire conformance against vLLM's contract (CONTRACT.md §1, §3, §4, §5, §6): raw bytes over real HTTP.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSimulator, type Simulator } from './simulator.js';

@@ -1,4 +1,4 @@
-// A vLLM OpenAI-compatible server stand-in for tests and benchmarks. It follows /work/shared/vllm-contract.md:
+// A vLLM OpenAI-compatible server stand-in for tests and benchmarks. It follows vLLM's contract (CONTRACT.md):
 // same routes, status codes, error shapes, SSE framing and field sets, with simulated latency, queueing and faults.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
