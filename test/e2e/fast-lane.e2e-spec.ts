@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ChatFastLane } from '../../src/chat/chat-fast-lane.js';
-import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { send, waitFor, withoutCreated, type RawResponse } from '../helpers/relay.js';
+import type { Simulator } from '../../tools/vllm-sim/simulator.js';
+import type { RunningGateway } from '../helpers/gateway.js';
+import { type LogLine, readLogLines, waitForLogLine } from '../helpers/json-log.js';
+import { countQueries } from '../helpers/query-count.js';
+import { send, withoutCreated, type RawResponse } from '../helpers/relay.js';
+import { type Stack, startStack } from '../helpers/stack.js';
 
 /**
  * The OpenAI routes are served ahead of Express when the body is plain JSON with a Content-Length (the fast lane),
@@ -22,41 +22,18 @@ function observable(res: RawResponse): { status: number; contentType: string | u
   return { status: res.status, contentType: res.headers['content-type'], body: withoutCreated(res.body) };
 }
 
-interface LogLine {
-  msg: string;
-  level: string;
-  request_id?: string;
-  [key: string]: unknown;
-}
-
-function readLines(file: string): LogLine[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .slice(0, -1)
-    .map((line) => JSON.parse(line) as LogLine);
-}
-
 describe('OpenAI routes with and without the fast lane (e2e)', () => {
+  let stack: Stack;
   let sim: Simulator;
   let gateway: RunningGateway;
-  let logDir: string;
 
   beforeAll(async () => {
-    sim = await startSimulator();
-    logDir = mkdtempSync(join(tmpdir(), 'gateway-fast-lane-'));
-    gateway = await startGateway({
-      VLLM_BASE_URL: sim.url,
-      BODY_LIMIT: `${LIMIT}b`,
-      LOG_LEVEL: 'info',
-      LOG_DIR: logDir,
-    });
+    stack = await startStack({ env: { BODY_LIMIT: `${LIMIT}b` } });
+    ({ sim, gateway } = stack);
   });
 
   afterAll(async () => {
-    await gateway?.close();
-    await sim?.close();
-    rmSync(logDir, { recursive: true, force: true });
+    await stack?.close();
   });
 
   beforeEach(() => {
@@ -121,8 +98,11 @@ describe('OpenAI routes with and without the fast lane (e2e)', () => {
     });
   });
 
-  it('relays a plain chat completion once to vLLM, its UTF-8 text intact', async () => {
-    const res = await send(gateway.url, '/v1/chat/completions', chat());
+  it('relays a plain chat completion once to vLLM, its UTF-8 text intact, with no database query', async () => {
+    const { result: res, queries } = await countQueries(gateway, () =>
+      send(gateway.url, '/v1/chat/completions', chat()),
+    );
+    expect(queries).toBe(0);
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as { choices: { message: { content: string } }[] };
     expect(body.choices[0]?.message.content).toBe('héllo 漢字 🎉');
@@ -164,14 +144,16 @@ describe('OpenAI routes with and without the fast lane (e2e)', () => {
     });
     req.on('error', () => undefined);
     req.write('{"model": "sim-model", "messages": [');
-    await waitFor(
-      () => readLines(join(logDir, 'app.log')).some((l) => l.request_id === id && l.msg === 'request started'),
-      'the gateway to start the request',
+    await waitForLogLine(
+      stack.logFile,
+      `starting request ${id}`,
+      (l) => l.request_id === id && l.msg === 'request started',
     );
     req.destroy();
-    await waitFor(
-      () => readLines(join(logDir, 'app.log')).some((l) => l.request_id === id && l.msg === 'request aborted'),
-      'the end line of the aborted request',
+    await waitForLogLine(
+      stack.logFile,
+      `ending request ${id}`,
+      (l) => l.request_id === id && l.msg === 'request aborted',
     );
     expect(sim.counters().received).toBe(0);
   });
@@ -179,36 +161,29 @@ describe('OpenAI routes with and without the fast lane (e2e)', () => {
 
 describe('logging context of a fast-lane request (e2e)', () => {
   const dead = 'http://127.0.0.1:9';
-  let sim: Simulator;
-  let gateway: RunningGateway;
-  let logDir: string;
+  let stack: Stack;
 
   beforeAll(async () => {
-    sim = await startSimulator();
-    logDir = mkdtempSync(join(tmpdir(), 'gateway-fast-lane-log-'));
     // A first upstream that refuses connections: after three failures a request ejects it, and VllmService logs that
     // inside the request that saw the third failure (the request itself is retried on the simulator).
-    gateway = await startGateway({ VLLM_BASE_URL: `${dead},${sim.url}`, LOG_LEVEL: 'info', LOG_DIR: logDir });
+    stack = await startStack({ upstreams: (simulatorUrl) => `${dead},${simulatorUrl}` });
   });
 
   afterAll(async () => {
-    await gateway?.close();
-    await sim?.close();
-    rmSync(logDir, { recursive: true, force: true });
+    await stack?.close();
   });
 
   it('writes the request id on the lines services log while serving it', async () => {
     const body = JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] });
-    const ejected = (): LogLine | undefined =>
-      readLines(join(logDir, 'app.log')).find((l) => l.msg.includes(`${dead} ejected`));
+    const isEjection = (line: LogLine): boolean => line.msg.includes(`${dead} ejected`);
     const ids: string[] = [];
-    for (let i = 0; i < 30 && ejected() === undefined; i++) {
+    for (let i = 0; i < 30 && !readLogLines(stack.logFile).some(isEjection); i++) {
       const id = `lane-eject-${i}`;
       ids.push(id);
-      const res = await send(gateway.url, '/v1/chat/completions', body, { headers: { 'x-request-id': id } });
+      const res = await send(stack.gateway.url, '/v1/chat/completions', body, { headers: { 'x-request-id': id } });
       expect(res.status).toBe(200);
     }
-    await waitFor(() => ejected() !== undefined, 'the ejection line');
-    expect(ids).toContain(ejected()?.request_id);
+    const ejection = await waitForLogLine(stack.logFile, 'for the ejection', isEjection);
+    expect(ids).toContain(ejection.request_id);
   });
 });

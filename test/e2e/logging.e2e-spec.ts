@@ -1,58 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { BOOM_MESSAGE, ProbeModule, probeState, StreamGate } from '../helpers/probe.module.js';
+import { readFileSync } from 'node:fs';
+import type { RunningGateway } from '../helpers/gateway.js';
+import { endLineOf, readLogLines, waitForLogLine } from '../helpers/json-log.js';
+import { BOOM_MESSAGE, ProbeModule } from '../helpers/probe.module.js';
+import { type Stack, startStack } from '../helpers/stack.js';
 
-interface LogLine {
-  timestamp: string;
-  level: string;
-  msg: string;
-  request_id?: string;
-  [key: string]: unknown;
-}
-
-/** These tests make no upstream call; any http URL satisfies the config. */
-const NO_UPSTREAM = { VLLM_BASE_URL: 'http://127.0.0.1:9' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Complete lines only: the file is written asynchronously, so the last one may still be half written. */
-function readLines(file: string): LogLine[] {
-  if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n').slice(0, -1);
-  return lines.map((line) => JSON.parse(line) as LogLine);
-}
-
-async function waitForLine(file: string, what: string, match: (line: LogLine) => boolean): Promise<LogLine> {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    const found = readLines(file).find(match);
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no log line ${what} in ${file}:\n${existsSync(file) ? readFileSync(file, 'utf8') : '(no file)'}`);
-}
-
-const endOf = (id: string) => (line: LogLine) =>
-  line.request_id === id && line.msg.startsWith('request ') && line.msg !== 'request started';
-
 describe('structured request logging (e2e)', () => {
+  let stack: Stack;
   let gateway: RunningGateway;
-  let root: string;
   let logFile: string;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'gateway-logs-'));
-    // A directory that does not exist yet: the gateway creates it.
-    const logDir = join(root, 'nested', 'logs');
-    logFile = join(logDir, 'app.log');
-    gateway = await startGateway({ ...NO_UPSTREAM, LOG_LEVEL: 'info', LOG_DIR: logDir }, [ProbeModule]);
+    // The stack's log directory does not exist yet: the gateway creates it.
+    stack = await startStack({ modules: [ProbeModule] });
+    ({ gateway, logFile } = stack);
   });
 
   afterAll(async () => {
-    await gateway?.close();
-    rmSync(root, { recursive: true, force: true });
+    await stack?.close();
   });
 
   it('writes one start line and one end line per request, with the sent request id and every field', async () => {
@@ -61,8 +29,8 @@ describe('structured request logging (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe(id);
 
-    const end = await waitForLine(logFile, `ending request ${id}`, endOf(id));
-    const start = readLines(logFile).find((line) => line.request_id === id && line.msg === 'request started');
+    const end = await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
+    const start = readLogLines(logFile).find((line) => line.request_id === id && line.msg === 'request started');
     // Exactly these fields: the lines are flat, with no request or response dump.
     const common = {
       level: 'INFO',
@@ -81,8 +49,8 @@ describe('structured request logging (e2e)', () => {
   it('stamps the request id on lines that Nest Logger and PinoLogger write inside the request', async () => {
     const id = 'inner-lines-1';
     await fetch(`${gateway.url}/__probe/log`, { headers: { 'X-Request-Id': id } });
-    await waitForLine(logFile, `ending request ${id}`, endOf(id));
-    const lines = readLines(logFile).filter((line) => line.request_id === id);
+    await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
+    const lines = readLogLines(logFile).filter((line) => line.request_id === id);
     expect(lines.map((line) => line.msg)).toEqual([
       'request started',
       'line from Nest Logger',
@@ -97,13 +65,13 @@ describe('structured request logging (e2e)', () => {
     const plain = await fetch(`${gateway.url}/__probe/log`);
     const generated = plain.headers.get('x-request-id') ?? '';
     expect(generated).toMatch(UUID);
-    await waitForLine(logFile, `ending request ${generated}`, endOf(generated));
+    await waitForLogLine(logFile, `ending request ${generated}`, endLineOf(generated));
 
     for (const bad of ['has spaces in it', 'x'.repeat(200), '../../etc/passwd']) {
       const res = await fetch(`${gateway.url}/__probe/log`, { headers: { 'X-Request-Id': bad } });
       const replaced = res.headers.get('x-request-id') ?? '';
       expect(replaced).toMatch(UUID);
-      await waitForLine(logFile, `ending request ${replaced}`, endOf(replaced));
+      await waitForLogLine(logFile, `ending request ${replaced}`, endLineOf(replaced));
     }
   });
 
@@ -113,8 +81,8 @@ describe('structured request logging (e2e)', () => {
     await health.arrayBuffer();
     // Lines are written in order: once a later request's end line is in the file, any /health line would be too.
     await fetch(`${gateway.url}/__probe/log`, { headers: { 'X-Request-Id': 'after-health-1' } });
-    await waitForLine(logFile, 'ending request after-health-1', endOf('after-health-1'));
-    expect(readLines(logFile).filter((line) => line.request_id === 'health-probe-1')).toEqual([]);
+    await waitForLogLine(logFile, 'ending request after-health-1', endLineOf('after-health-1'));
+    expect(readLogLines(logFile).filter((line) => line.request_id === 'health-probe-1')).toEqual([]);
   });
 
   it('logs an unexpected error as one ERROR end line carrying the stack', async () => {
@@ -122,7 +90,7 @@ describe('structured request logging (e2e)', () => {
     const res = await fetch(`${gateway.url}/__probe/boom`, { headers: { 'X-Request-Id': id } });
     expect(res.status).toBe(500);
 
-    const end = await waitForLine(logFile, `ending request ${id}`, endOf(id));
+    const end = await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
     expect(end).toMatchObject({
       level: 'ERROR',
       msg: 'request failed',
@@ -141,42 +109,67 @@ describe('structured request logging (e2e)', () => {
     const id = 'not-found-1';
     const res = await fetch(`${gateway.url}/no/such/route`, { headers: { 'X-Request-Id': id } });
     expect(res.status).toBe(404);
-    const end = await waitForLine(logFile, `ending request ${id}`, endOf(id));
+    const end = await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
     expect(end).toMatchObject({ level: 'INFO', msg: 'request completed', status_code: 404 });
     expect(end).not.toHaveProperty('err');
   });
 
-  it('writes the end line of a streamed response only when the stream ends', async () => {
+  it('writes the end line of a relayed stream when the stream ends, with the time it was open', async () => {
     const id = 'stream-1';
-    probeState.gate = new StreamGate();
-    const res = await fetch(`${gateway.url}/__probe/stream`, { headers: { 'X-Request-Id': id } });
-    const reader = res.body!.getReader();
-    const first = await reader.read();
-    expect(new TextDecoder().decode(first.value)).toBe('data: first\n\n');
+    // The first token after 50 ms, then 100 more 10 ms apart: the relay is open for about a second.
+    stack.sim.configure({ ttftMs: 50, outputMode: 'fixed', outputTokens: 100, itlMs: 10 });
+    try {
+      const sentAt = performance.now();
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Request-Id': id },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      const first = await reader.read();
+      const firstAt = performance.now();
+      let body = decoder.decode(first.value, { stream: true });
 
-    await waitForLine(logFile, `starting request ${id}`, (line) => line.request_id === id);
-    // The handler is parked on the gate, so the response cannot have finished: no end line may exist yet.
-    expect(readLines(logFile).filter(endOf(id))).toEqual([]);
+      // Lines are written in order: once a later request's end line is in the file, the stream's would be too.
+      await fetch(`${gateway.url}/__probe/log`, { headers: { 'X-Request-Id': 'during-stream-1' } });
+      await waitForLogLine(logFile, 'ending request during-stream-1', endLineOf('during-stream-1'));
+      expect(readLogLines(logFile).filter(endLineOf(id))).toEqual([]);
+      // …and the stream was still open when the file was read.
+      expect(stack.sim.counters().inFlight).toBe(1);
 
-    probeState.gate.open();
-    let rest = '';
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      rest += new TextDecoder().decode(chunk.value);
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        body += decoder.decode(chunk.value, { stream: true });
+      }
+      const lastAt = performance.now();
+      expect(body.endsWith('data: [DONE]\n\n')).toBe(true);
+
+      const end = await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
+      expect(end).toMatchObject({
+        level: 'INFO',
+        msg: 'request completed',
+        status_code: 200,
+        path: '/v1/chat/completions',
+      });
+      // Lower bound: the gateway's clock ran from before the first event (by the 50 ms TTFT, a margin for loopback
+      // delays) to the write of the last one. Upper bound: it cannot have started before the request was sent.
+      expect(end.duration_ms).toBeGreaterThanOrEqual(Math.floor(lastAt - firstAt));
+      expect(end.duration_ms).toBeLessThanOrEqual(Math.ceil(lastAt - sentAt) + 1);
+    } finally {
+      stack.sim.configure({ ttftMs: 0, outputMode: 'echo', outputTokens: 16, itlMs: 0 });
     }
-    expect(rest).toBe('data: last\n\n');
-    const end = await waitForLine(logFile, `ending request ${id}`, endOf(id));
-    expect(end).toMatchObject({ level: 'INFO', msg: 'request completed', status_code: 200, path: '/__probe/stream' });
   });
 
   it("routes Nest's own lines through pino", () => {
-    const nestLines = readLines(logFile).filter((line) => line.context === 'NestApplication');
+    const nestLines = readLogLines(logFile).filter((line) => line.context === 'NestApplication');
     expect(nestLines).toContainEqual(
       expect.objectContaining({ level: 'INFO', msg: 'Nest application successfully started' }),
     );
   });
 
   it('writes only flat JSON lines with an ISO timestamp, a named level and a message', () => {
-    const lines = readLines(logFile);
+    const lines = readLogLines(logFile);
     expect(lines.length).toBeGreaterThan(10);
     for (const line of lines) {
       expect(line.timestamp).toMatch(ISO_8601);
@@ -213,9 +206,9 @@ describe('structured request logging (e2e)', () => {
       const res = await fetch(`${gateway.url}${path}`, { ...init, headers: { ...headers, 'X-Request-Id': id } });
       await res.arrayBuffer();
     }
-    for (const [id] of requests) await waitForLine(logFile, `ending request ${id}`, endOf(id));
+    for (const [id] of requests) await waitForLogLine(logFile, `ending request ${id}`, endLineOf(id));
 
-    const careless = readLines(logFile).find(
+    const careless = readLogLines(logFile).find(
       (line) => line.request_id === 'secret-careless' && line.msg === 'careless line',
     );
     // The safety net did run: the careless line has the keys, with their values replaced.
@@ -223,7 +216,7 @@ describe('structured request logging (e2e)', () => {
       headers: { authorization: '[REDACTED]', 'x-api-key': '[REDACTED]', cookie: '[REDACTED]' },
       body: { password: '[REDACTED]', access_token: '[REDACTED]', api_key: '[REDACTED]' },
     });
-    const failed = await waitForLine(logFile, 'ending request secret-careless', endOf('secret-careless'));
+    const failed = await waitForLogLine(logFile, 'ending request secret-careless', endLineOf('secret-careless'));
     expect(failed).toMatchObject({ level: 'ERROR', err: { message: 'upstream refused Bearer [REDACTED]' } });
 
     const text = readFileSync(logFile, 'utf8');
@@ -233,21 +226,22 @@ describe('structured request logging (e2e)', () => {
 
 describe('log file on shutdown (e2e)', () => {
   it('has every line of a request answered right before close', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'gateway-logs-'));
-    const logFile = join(root, 'app.log');
-    const gateway = await startGateway({ ...NO_UPSTREAM, LOG_LEVEL: 'info', LOG_DIR: root }, [ProbeModule]);
+    const stack = await startStack({ modules: [ProbeModule] });
     try {
-      const res = await fetch(`${gateway.url}/__probe/log`, { headers: { 'X-Request-Id': 'before-close-1' } });
-      await res.arrayBuffer();
+      try {
+        const res = await fetch(`${stack.gateway.url}/__probe/log`, { headers: { 'X-Request-Id': 'before-close-1' } });
+        await res.arrayBuffer();
+      } finally {
+        await stack.gateway.close();
+      }
+      // No polling: closing the app flushes and closes the file.
+      expect(
+        readLogLines(stack.logFile)
+          .filter((line) => line.request_id === 'before-close-1')
+          .map((line) => line.msg),
+      ).toEqual(['request started', 'line from Nest Logger', 'line from PinoLogger', 'request completed']);
     } finally {
-      await gateway.close();
+      await stack.close();
     }
-    // No polling: closing the app flushes and closes the file.
-    expect(
-      readLines(logFile)
-        .filter((line) => line.request_id === 'before-close-1')
-        .map((line) => line.msg),
-    ).toEqual(['request started', 'line from Nest Logger', 'line from PinoLogger', 'request completed']);
-    rmSync(root, { recursive: true, force: true });
   });
 });

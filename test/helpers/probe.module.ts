@@ -39,26 +39,6 @@ export class CreateItemDto {
 /** The message of the error the `boom` route throws: it must reach the log and never the client. */
 export const BOOM_MESSAGE = 'kaboom: probe failure with internal detail';
 
-/** Lets a test hold the `stream` route open after its first chunk and decide when it ends. */
-export class StreamGate {
-  private release: (() => void) | undefined;
-  private readonly opened: Promise<void>;
-
-  constructor() {
-    this.opened = new Promise<void>((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release?.();
-  }
-
-  wait(): Promise<void> {
-    return this.opened;
-  }
-}
-
-export const probeState: { gate: StreamGate } = { gate: new StreamGate() };
-
 /**
  * Test-only routes, compiled into the app by `startGateway(env, [ProbeModule])`; production code has no debug routes.
  */
@@ -108,14 +88,6 @@ export class ProbeController {
   @Get('teapot')
   teapot(): never {
     throw new HttpException('short and stout', 418);
-  }
-
-  @Get('stream')
-  async stream(@Res() res: Response): Promise<void> {
-    res.setHeader('content-type', 'text/event-stream');
-    res.write('data: first\n\n');
-    await probeState.gate.wait();
-    res.end('data: last\n\n');
   }
 
   @Get('stream-then-throw')
