@@ -4,7 +4,7 @@ import { AppError } from '../../src/common/errors/app-error.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { VllmService } from '../../src/vllm/vllm.service.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { get, post, waitFor } from '../helpers/relay.js';
+import { get, open, post, waitFor } from '../helpers/relay.js';
 
 const messages = [{ role: 'user', content: 'hello there' }];
 
@@ -51,7 +51,33 @@ describe('several upstreams', () => {
     b.resetStats();
   });
 
-  it('spreads concurrent requests over both upstreams (fewest in flight first)', async () => {
+  it('sends each request to the upstream with the fewest in flight', async () => {
+    // One long stream holds a slot on one upstream; short requests ask for two tokens of the same slow output.
+    a.configure({ outputMode: 'fixed', outputTokens: 2_000, itlMs: 5 });
+    b.configure({ outputMode: 'fixed', outputTokens: 2_000, itlMs: 5 });
+    const held = open(gateway.url, '/v1/chat/completions', { messages, stream: true });
+    try {
+      expect((await held.response).statusCode).toBe(200);
+      const [busy, idle] = a.counters().received === 1 ? [a, b] : [b, a];
+      expect(idle.counters().received).toBe(0);
+      // One after another, so each sees one request in flight on the busy upstream and none on the idle one. Round
+      // robin would send every other one to the busy upstream.
+      for (let i = 0; i < 6; i++) {
+        const res = await post(gateway.url, '/v1/chat/completions', { messages, max_tokens: 2 });
+        expect(res.status).toBe(200);
+      }
+      expect(busy.counters().received).toBe(1);
+      expect(idle.counters().received).toBe(6);
+      expect(busy.counters().inFlight).toBe(1);
+    } finally {
+      held.req.destroy();
+      await waitFor(() => a.counters().inFlight + b.counters().inFlight === 0, 'the held stream to be aborted');
+      a.configure({ outputMode: 'echo', outputTokens: 16, itlMs: 0 });
+      b.configure({ outputMode: 'echo', outputTokens: 16, itlMs: 0 });
+    }
+  });
+
+  it('spreads concurrent requests over both upstreams', async () => {
     a.configure({ ttftMs: 50 });
     b.configure({ ttftMs: 50 });
     try {
