@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { AppError } from '../common/errors/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { CONNECT_TIMEOUT_CODE } from './http-agent.js';
-import { RequestFailure } from './http-post.js';
+import { RequestFailure } from './http-client.js';
 import { type SseEvent, SseParser } from './sse-parser.js';
 import { UpstreamCancelledError } from './upstream-error.js';
 import type { Upstream, UpstreamPool } from './upstream-pool.js';

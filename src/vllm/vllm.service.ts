@@ -5,8 +5,7 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { createUpstreamAgent } from './http-agent.js';
-import { getBody } from './http-get.js';
-import { post } from './http-post.js';
+import { getBody, post } from './http-client.js';
 import { Attempt, ConnectFailure, errorCode, type TimeoutConfig } from './upstream-attempt.js';
 import { UpstreamCancelledError, upstreamError } from './upstream-error.js';
 // Part of this service's contract (a caller tells a client that went away from a failure by it).
