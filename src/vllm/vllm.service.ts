@@ -31,9 +31,9 @@ const NEVER_ABORTED = new AbortController().signal;
  * The only code that talks to vLLM. One upstream call = one `Attempt` (upstream-attempt.ts): the single timer, the
  * upstream's in-flight slot and the response stream, released exactly once by whoever finishes first.
  *
- * One HTTP client for vLLM, node:http, on two pools of agents: the relay's POSTs go through `post` (request options
- * computed once per URL; axios' per-request config merging was about 15 % of the gateway's CPU per request, see
- * BENCHMARKS.md), the occasional GETs (health probes, model lists) through `getBody` on the same pooled agents.
+ * One HTTP client for vLLM, node:http (http-client.ts), on this service's agents: the relay's POSTs go through `post`
+ * (request options computed once per URL; axios' per-request config merging was about 15 % of the gateway's CPU per
+ * request, see BENCHMARKS.md), the occasional GETs (health probes, model lists) through `getBody`.
  */
 @Injectable()
 export class VllmService implements OnApplicationShutdown {
