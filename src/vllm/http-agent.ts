@@ -19,8 +19,8 @@ interface AgentOptions {
 }
 
 /**
- * A connect timeout distinct from the response timeouts: node:http has none, and axios only a total one, which would
- * kill long streams. The timer exists only while a new socket is connecting; reused keep-alive sockets never pay for it.
+ * A connect timeout distinct from the response timeouts: node:http has none, and a total one would kill long streams.
+ * The timer exists only while a new socket is connecting; reused keep-alive sockets never pay for it.
  */
 function guardConnect(socket: Duplex | null | undefined, timeoutMs: number): void {
   if (!(socket instanceof Socket)) return;
