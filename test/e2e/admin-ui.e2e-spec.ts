@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+/**
+ * Debian's package (`apt-get install chromium`); playwright-core downloads no browser. CHROMIUM_PATH points the test
+ * at another Chromium build, e.g. on a developer's machine.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-output', 'admin-ui');
+
+const ADMIN_USER = 'ops';
+const ADMIN_PASSWORD = 'ui-test-password-7c1e9a';
+const JWT_SECRET = 'ui-test-jwt-secret-0123456789abcdef0123456789';
+
+type Json = Record<string, unknown>;
+
+interface Answer {
+  status: number;
+  body: Json;
+}
+
+/**
+ * The admin web UI in headless Chromium against the real gateway (auth on, admin login configured), the simulator
+ * and PostgreSQL. The steps run in order and share one signed-in page, as an operator would use it: each `it` is one
+ * thing the operator relies on, and a failure names the first one that broke.
+ */
+describe('admin web UI in a real browser (e2e)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  /** Errors the page itself reported: a script that failed, or a file the CSP blocked. */
+  const pageErrors: string[] = [];
+  let shot = 0;
+
+  // Set by the steps, read by the later ones.
+  let configId = '';
+  let apiKey = '';
+  let conversationId = '';
+  let jwt = '';
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `The admin UI browser test needs Chromium at ${CHROMIUM}. Install it with ` +
+          '`sudo apt-get install chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+      );
+    }
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    stack = await startStack({
+      env: { ENABLE_AUTH: 'true', ADMIN_USERNAME: ADMIN_USER, ADMIN_PASSWORD, JWT_SECRET, JWT_EXPIRES_IN: '15m' },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.gateway.url });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const screenshot = (name: string): Promise<Buffer> =>
+    page.screenshot({ path: join(SCREENSHOTS, `${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+
+  /** A call as a client with `key` would make it, outside the browser. */
+  async function asClient(key: string, method: string, path: string, body?: Json): Promise<Answer> {
+    const res = await fetch(`${stack.gateway.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
+  }
+
+  const loginForm = (): Locator => page.getByRole('button', { name: 'Sign in' });
+
+  it('serves the page with a CSP that allows only its own scripts', async () => {
+    const res = await fetch(`${stack.gateway.url}/admin`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await res.text()).toContain('/admin/ui/app.js');
+    expect((await fetch(`${stack.gateway.url}/admin/ui/app.js`)).headers.get('content-type')).toMatch(
+      /^text\/javascript/,
+    );
+    expect((await fetch(`${stack.gateway.url}/admin/ui/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it('shows an error for a wrong password, then signs in', async () => {
+    await page.goto(`${stack.gateway.url}/admin`);
+    await page.getByLabel('Username').fill(ADMIN_USER);
+    await page.getByLabel('Password').fill('not-the-password');
+    await loginForm().click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/wrong username or password/i);
+    await screenshot('login-wrong-password');
+
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await loginForm().click();
+    await page.getByRole('heading', { name: 'Conversations', exact: true }).waitFor();
+    expect(await page.locator('.user-name').textContent()).toBe(ADMIN_USER);
+    const stored = await page.evaluate(() => sessionStorage.getItem('llm-gateway.admin.session'));
+    const session = JSON.parse(stored ?? '{}') as { token?: string; expiresAt?: number };
+    jwt = session.token ?? '';
+    expect(jwt.split('.')).toHaveLength(3);
+    // Kept with the token's expiry (JWT_EXPIRES_IN is 15m), so a reload can tell whether it is still valid.
+    expect(session.expiresAt).toBeGreaterThan(Date.now() + 14 * 60_000);
+    expect(session.expiresAt).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+  });
+
+  it('creates, edits and deletes LLM configs', async () => {
+    await page.getByRole('link', { name: 'LLM configs', exact: true }).click();
+    await page.getByRole('heading', { name: 'LLM configs', exact: true }).waitFor();
+
+    for (const name of ['ui-support', 'ui-scratch']) {
+      await page.getByRole('button', { name: 'New config' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Name', { exact: true }).fill(name);
+      await dialog.getByLabel('Temperature').fill('0.3');
+      await dialog.getByLabel('System prompt').fill('You are the parcel desk of Acme.');
+      if (name === 'ui-support') await screenshot('llm-config-form');
+      await dialog.getByRole('button', { name: 'Create config' }).click();
+      await page.locator(`tr[data-name="${name}"]`).waitFor();
+    }
+
+    await page.getByRole('button', { name: 'Edit ui-support' }).click();
+    await page.getByRole('dialog').getByLabel('Temperature').fill('0.4');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('tr[data-name="ui-support"] td.num', { hasText: '0.4' }).waitFor();
+
+    await page.getByRole('button', { name: 'Delete ui-scratch' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('tr[data-name="ui-scratch"]').waitFor({ state: 'detached' });
+    await screenshot('llm-configs');
+  });
+
+  it('creates an API key, shows its secret once with a copy button, and lists it without the secret', async () => {
+    await page.getByRole('link', { name: 'API keys', exact: true }).click();
+    await page.getByRole('button', { name: 'New API key' }).click();
+    await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('ui-client');
+    await page.getByRole('dialog').getByRole('button', { name: 'Create key' }).click();
+
+    const secret = page.getByLabel('New API key');
+    await secret.waitFor();
+    apiKey = await secret.inputValue();
+    expect(apiKey).toMatch(/^sk-gw-[0-9A-Za-z]{32,}$/);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Copied to the clipboard.').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(apiKey);
+    await screenshot('api-key-created');
+
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.locator('tr[data-name="ui-client"][data-state="active"]').waitFor();
+    expect(await page.locator('tr[data-name="ui-client"]').textContent()).toContain(apiKey.slice(0, 8));
+    expect(await page.content()).not.toContain(apiKey);
+  });
+
+  it('the new key works on /v1: a conversation using the config, and a chat turn in it', async () => {
+    const configs = await asClient(apiKey, 'GET', '/v1/llm-configs');
+    expect(configs.status).toBe(200);
+    const config = (configs.body['data'] as Json[]).find((c) => c['name'] === 'ui-support');
+    expect(config).toMatchObject({ temperature: 0.4, system_prompt: 'You are the parcel desk of Acme.' });
+    configId = String(config?.['id']);
+
+    const created = await asClient(apiKey, 'POST', '/v1/conversations', {
+      title: 'Parcel 1234',
+      llm_config_id: configId,
+    });
+    expect(created.status).toBe(201);
+    conversationId = String(created.body['id']);
+
+    stack.sim.resetStats();
+    const turn = await asClient(apiKey, 'POST', '/v1/chat/completions', {
+      conversation_id: conversationId,
+      messages: [{ role: 'user', content: 'Where is my parcel?' }],
+    });
+    expect(turn.status).toBe(200);
+    // The config made in the UI, with its edited temperature, is what vLLM was sent.
+    expect(stack.sim.received().find((r) => r.path === '/v1/chat/completions')?.body).toMatchObject({
+      temperature: 0.4,
+      messages: [
+        { role: 'system', content: 'You are the parcel desk of Acme.' },
+        { role: 'user', content: 'Where is my parcel?' },
+      ],
+    });
+  });
+
+  it('finds the conversation by search and shows its thread with statuses', async () => {
+    await page.getByRole('link', { name: 'Conversations', exact: true }).click();
+    await page.getByRole('searchbox', { name: 'Search conversations' }).fill('Parcel 1234');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'Parcel 1234' }).click();
+
+    await page.getByRole('heading', { name: 'Parcel 1234' }).waitFor();
+    const messages = page.getByRole('list', { name: 'Messages' }).getByRole('listitem');
+    await messages.nth(1).waitFor();
+    const thread = await messages.evaluateAll((items) =>
+      items.map((item) => [
+        item.querySelector('.message-role')?.textContent,
+        item.querySelector('.badge')?.textContent,
+        item.querySelector('.message-body')?.textContent,
+      ]),
+    );
+    expect(thread).toEqual([
+      ['user', 'complete', 'Where is my parcel?'],
+      ['assistant', 'complete', 'Where is my parcel?'],
+    ]);
+    expect(await page.textContent('body')).toContain('ui-support');
+    await screenshot('conversation-thread');
+  });
+
+  it('keeps the session across a reload', async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'Parcel 1234' }).waitFor();
+    expect(await loginForm().count()).toBe(0);
+  });
+
+  it('revokes the key, after which /v1 refuses it', async () => {
+    await page.getByRole('link', { name: 'API keys', exact: true }).click();
+    await page.getByRole('button', { name: 'Revoke ui-client' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke key' }).click();
+    await page.locator('tr[data-name="ui-client"][data-state="revoked"]').waitFor();
+    await screenshot('api-key-revoked');
+
+    const chat = await asClient(apiKey, 'POST', '/v1/chat/completions', {
+      conversation_id: conversationId,
+      messages: [{ role: 'user', content: 'And now?' }],
+    });
+    expect(chat.status).toBe(401);
+    expect((await asClient(apiKey, 'GET', `/v1/conversations/${conversationId}`)).status).toBe(401);
+  });
+
+  it('logs out: the stored session is gone and a reload shows the login page', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await loginForm().waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.reload();
+    await loginForm().waitFor();
+    await screenshot('logged-out');
+  });
+
+  it('ran without a script error or a blocked file, and logged no secret', async () => {
+    expect(pageErrors).toEqual([]);
+    await stack.gateway.close();
+    const log = readFileSync(stack.logFile, 'utf8');
+    expect(log).toContain('/admin/auth/login');
+    for (const secret of [apiKey, ADMIN_PASSWORD, 'not-the-password', jwt]) expect(log).not.toContain(secret);
+  });
+});
