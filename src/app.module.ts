@@ -1,6 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module.js';
 import { AdminUiModule } from './admin/admin-ui.module.js';
+import { AuthModule } from './auth/auth.module.js';
 import { ChatModule } from './chat/chat.module.js';
+import { RouteLogInterceptor } from './common/interceptors/route-log.interceptor.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
 import { ConversationsModule } from './conversations/conversations.module.js';
@@ -21,14 +25,20 @@ export class AppModule {
       imports: [
         LoggingModule.forRoot(config.log),
         DatabaseModule,
+        // Its global guard covers every route, and the admin API's too.
+        AuthModule,
         HealthModule,
         ChatModule,
         ConversationsModule,
         LlmConfigsModule,
         ModelsModule,
+        AdminModule,
         AdminUiModule,
       ],
-      providers: [{ provide: AppConfig, useValue: config }],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: APP_INTERCEPTOR, useClass: RouteLogInterceptor },
+      ],
       exports: [AppConfig],
       global: true,
     };

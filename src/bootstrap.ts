@@ -3,9 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
-import { ApiKeyService } from './auth/api-key.service.js';
 import { ChatFastLane } from './chat/chat-fast-lane.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
@@ -36,12 +34,6 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   // and oversized bodies into the same error body as the exception filter.
   const requestLogger = createHttpLogger(processLogger());
   app.use(requestLogger);
-  // Client keys are checked before a body is read: every OpenAI-style and resource route lives under /v1 (Express
-  // matches the prefix case-insensitively, as it routes); `/`, `/health` and the docs stay open.
-  const keys = app.get(ApiKeyService);
-  app.use('/v1', (req: IncomingMessage, res: ServerResponse, next: () => void) => {
-    if (keys.admits(req, res)) next();
-  });
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(expressErrorHandler);
 

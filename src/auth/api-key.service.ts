@@ -1,50 +1,172 @@
-import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
-import { sendError } from '../common/filters/all-exceptions.filter.js';
 import { AppConfig } from '../config/app-config.js';
+import { ApiKey } from './api-key.entity.js';
+import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from './principal.js';
 
-function digest(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+export type ApiKeyPrincipal = Extract<Principal, { kind: 'api-key' }>;
+
+export const KEY_PREFIX = 'sk-gw-';
+/** 40 base62 characters: about 238 bits, far beyond guessing, and each one is unbiased (see `randomBase62`). */
+const KEY_RANDOM_CHARS = 40;
+/** `sk-gw-` and 6 random characters: tells keys apart in a list, says nothing useful about the other 34. */
+const VISIBLE_PREFIX_LENGTH = KEY_PREFIX.length + 6;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** `last_used_at` is at most this stale, and a key's row is written at most this often. */
+export const LAST_USED_FLUSH_MS = 60_000;
+/** How much of a static key's digest names its owner: unique among any realistic number of keys, and not the key. */
+const STATIC_OWNER_DIGEST_CHARS = 16;
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Rejection sampling over random bytes: 248 = 4 × 62, so every kept byte maps to a character with equal odds. */
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+    }
+  }
+  return out;
+}
+
+interface KeyEntry {
+  readonly principal: ApiKeyPrincipal;
+  /** Epoch ms; undefined: never expires. */
+  readonly expiresAt: number | undefined;
+  revoked: boolean;
+}
+
+export interface CreatedApiKey {
+  row: ApiKey;
+  /** The key itself: returned once, to the admin who made it, and kept nowhere. */
+  key: string;
 }
 
 /**
- * Client authentication with the static keys of `API_KEY` (when `ENABLE_AUTH` is true): an in-memory set of their
- * SHA-256 digests, so a check is one hash and one lookup, never a database query, and the comparison does not run
- * over the key's own characters. Keys are never echoed in an error or a log line.
+ * Client keys: the static ones of `API_KEY` (every scope) and those made through the admin API, all held in memory
+ * by SHA-256, so checking a key is one hash and one map lookup, never a database query. Rows are loaded once at
+ * start-up; this process's own creations and revocations update the map at once. `last_used_at` is collected in
+ * memory and written in one batched UPDATE a minute. Keys are never logged or echoed in an error.
  */
 @Injectable()
-export class ApiKeyService {
-  /** Undefined when authentication is off. */
-  private readonly digests: ReadonlySet<string> | undefined;
+export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ApiKeyService.name);
+  private readonly byDigest = new Map<string, KeyEntry>();
+  /** Key id → when it was last used, since the last flush. */
+  private readonly usedSinceFlush = new Map<string, Date>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: AppConfig) {
-    this.digests = config.auth.enabled ? new Set(config.auth.apiKeys.map(digest)) : undefined;
+  constructor(
+    config: AppConfig,
+    @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+  ) {
+    for (const key of config.auth.apiKeys) {
+      const digest = sha256(key);
+      this.byDigest.set(digest, {
+        principal: {
+          kind: 'api-key',
+          keyId: null,
+          owner: `static:${digest.slice(0, STATIC_OWNER_DIGEST_CHARS)}`,
+          scopes: API_KEY_SCOPES,
+        },
+        expiresAt: undefined,
+        revoked: false,
+      });
+    }
   }
 
-  /** Throws a 401 unless authentication is off or `authorization` is `Bearer <one of the keys>`. */
-  check(authorization: string | undefined): void {
-    if (this.digests === undefined) return;
-    const match = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    const key = match?.[1];
-    if (key === undefined) {
-      throw new AppError('unauthorized', 'Missing API key: send it as "Authorization: Bearer <key>".');
-    }
-    if (!this.digests.has(digest(key))) throw new AppError('unauthorized', 'Invalid API key.');
+  async onModuleInit(): Promise<void> {
+    for (const row of await this.keys.find()) this.remember(row);
+    this.flushTimer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushLastUsed();
   }
 
   /**
-   * For the two places that admit API requests (Express' `/v1` middleware and the chat fast lane): true when the
-   * request may go on, else the 401 is written (before the body is read) and false returned.
+   * The principal a client key acts as; a 401 for an unknown, revoked or expired key. The message never repeats the
+   * key, and an unknown key is not told apart from a malformed one.
    */
-  admits(req: IncomingMessage, res: ServerResponse): boolean {
-    try {
-      this.check(req.headers.authorization);
-      return true;
-    } catch (err) {
-      sendError(err, res);
-      return false;
+  authenticate(key: string): ApiKeyPrincipal {
+    const entry = this.byDigest.get(sha256(key));
+    if (entry === undefined) throw new AppError('unauthorized', 'Invalid API key.');
+    if (entry.revoked) throw new AppError('unauthorized', 'This API key has been revoked.');
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      throw new AppError('unauthorized', 'This API key has expired.');
     }
+    const { keyId } = entry.principal;
+    if (keyId !== null) this.usedSinceFlush.set(keyId, new Date());
+    return entry.principal;
+  }
+
+  async create(name: string, scopes: readonly ApiKeyScope[], expiresAt: Date | null): Promise<CreatedApiKey> {
+    const key = `${KEY_PREFIX}${randomBase62(KEY_RANDOM_CHARS)}`;
+    const row = await this.keys.save(
+      this.keys.create({
+        name,
+        keyHash: sha256(key),
+        prefix: key.slice(0, VISIBLE_PREFIX_LENGTH),
+        scopes: API_KEY_SCOPES.filter((scope) => scopes.includes(scope)),
+        expiresAt,
+        revokedAt: null,
+        lastUsedAt: null,
+      }),
+    );
+    this.remember(row);
+    return { row, key };
+  }
+
+  /** Every key made through the admin API, newest first, revoked ones included. */
+  list(): Promise<ApiKey[]> {
+    return this.keys.find({ order: { createdAt: 'DESC', id: 'ASC' } });
+  }
+
+  /** Refused at once in this process; the row stays (its conversations keep a known owner). Idempotent. */
+  async revoke(id: string): Promise<ApiKey> {
+    await this.keys
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('id = :id AND revoked_at IS NULL', { id })
+      .execute();
+    const row = await this.keys.findOneBy({ id });
+    if (row === null) throw new AppError('not_found', `No API key with id '${id}'`, { param: 'id' });
+    this.remember(row);
+    this.usedSinceFlush.delete(id);
+    return row;
+  }
+
+  /** One UPDATE for every key used since the last flush; failures are logged and the times kept for the next one. */
+  async flushLastUsed(): Promise<void> {
+    if (this.usedSinceFlush.size === 0) return;
+    const batch = [...this.usedSinceFlush];
+    this.usedSinceFlush.clear();
+    try {
+      await this.keys.query(
+        `UPDATE "api_keys" k SET "last_used_at" = u.used_at
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, used_at)
+         WHERE k."id" = u.id AND (k."last_used_at" IS NULL OR k."last_used_at" < u.used_at)`,
+        [batch.map(([id]) => id), batch.map(([, at]) => at.toISOString())],
+      );
+    } catch (err) {
+      for (const [id, at] of batch) if (!this.usedSinceFlush.has(id)) this.usedSinceFlush.set(id, at);
+      this.logger.warn({ err }, 'could not record when API keys were last used; retrying at the next flush');
+    }
+  }
+
+  private remember(row: ApiKey): void {
+    this.byDigest.set(row.keyHash, {
+      principal: { kind: 'api-key', keyId: row.id, owner: row.id, scopes: row.scopes },
+      expiresAt: row.expiresAt?.getTime(),
+      revoked: row.revokedAt !== null,
+    });
   }
 }

@@ -1,5 +1,22 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccessPolicy } from './access-policy.js';
+import { AdminAuthService } from './admin-auth.service.js';
+import { ApiKey } from './api-key.entity.js';
 import { ApiKeyService } from './api-key.service.js';
+import { AuthGuard } from './auth.guard.js';
+import { LoginLimiter } from './login-limiter.js';
 
-@Module({ providers: [ApiKeyService], exports: [ApiKeyService] })
+/**
+ * Client API keys, admin login and the one access policy, enforced for every Nest route by the global guard and
+ * called by the chat fast lane for its routes. The JWT secret is passed per call (AdminAuthService), so no token can
+ * be signed or checked with a default one.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([ApiKey]), JwtModule.register({})],
+  providers: [ApiKeyService, AdminAuthService, LoginLimiter, AccessPolicy, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [ApiKeyService, AdminAuthService, AccessPolicy],
+})
 export class AuthModule {}

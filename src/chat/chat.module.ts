@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { VllmModule } from '../vllm/vllm.module.js';
@@ -8,7 +9,7 @@ import { ChatService } from './chat.service.js';
 import { RelayService } from './relay.service.js';
 
 @Module({
-  imports: [AuthModule, VllmModule, ConversationsModule],
+  imports: [AuthModule, DiscoveryModule, VllmModule, ConversationsModule],
   controllers: [ChatController],
   providers: [ChatService, RelayService, ChatFastLane],
   exports: [ChatFastLane],

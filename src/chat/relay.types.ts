@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../auth/principal.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
 
 /** One client request as the relay sees it. */
@@ -10,6 +11,8 @@ export interface Exchange {
   receivedAt: number;
   /** The body's bytes as the client sent them, when the fast lane read them (Express' body parser keeps none). */
   rawBody?: Buffer;
+  /** Who the request acts for, as the global guard established it. */
+  principal?: Principal;
 }
 
 /** Everything the relay needs to know about one upstream call, decided before it starts. */

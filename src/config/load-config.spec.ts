@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from './load-config.js';
 
 const REQUIRED = { VLLM_BASE_URL: 'http://vllm:8000', DATABASE_URL: 'postgres://gateway@db:5432/gateway' };
+/** Authentication is on by default, so a start needs a way to get a key; most cases give a static one. */
+const STARTABLE = { ...REQUIRED, API_KEY: 'client-key' };
 
 /** The problems `loadConfig` reports for `env`, or fails the test if it accepts it. */
 function problemsOf(env: Record<string, string | undefined>): readonly string[] {
@@ -15,8 +17,8 @@ function problemsOf(env: Record<string, string | undefined>): readonly string[] 
 }
 
 describe('loadConfig', () => {
-  it('applies the documented defaults when only the required variables are set', () => {
-    const config = loadConfig(REQUIRED);
+  it('applies the documented defaults when only the required variables and a key are set', () => {
+    const config = loadConfig(STARTABLE);
 
     expect(config).toEqual({
       port: 8080,
@@ -30,7 +32,7 @@ describe('loadConfig', () => {
       },
       databaseUrl: 'postgres://gateway@db:5432/gateway',
       migrationsRun: false,
-      auth: { enabled: false, apiKeys: [] },
+      auth: { enabled: true, apiKeys: ['client-key'] },
       defaultTemperature: undefined,
       log: { dir: './logs', level: 'info' },
       admin: {
@@ -47,8 +49,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses to start with authentication on (the default) and no way to get a key, saying how to fix it', () => {
+    expect(problemsOf(REQUIRED)).toEqual([
+      'ENABLE_AUTH is true (the default) but no client can get a key: set API_KEY (static keys), or enable admin ' +
+        'login (ADMIN_PASSWORD or ADMIN_PASSWORD_HASH, with JWT_SECRET) to create keys, or set ENABLE_AUTH=false',
+    ]);
+    expect(loadConfig({ ...REQUIRED, ENABLE_AUTH: 'false' }).auth).toEqual({ enabled: false, apiKeys: [] });
+    const adminOnly = loadConfig({ ...REQUIRED, ADMIN_PASSWORD: 'pw', JWT_SECRET: 's'.repeat(32) });
+    expect(adminOnly.auth).toEqual({ enabled: true, apiKeys: [] });
+  });
+
   it('returns a frozen object', () => {
-    const config = loadConfig(REQUIRED);
+    const config = loadConfig(STARTABLE);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.vllm)).toBe(true);
     expect(Object.isFrozen(config.log)).toBe(true);
@@ -105,12 +117,12 @@ describe('loadConfig', () => {
   });
 
   it('treats blank values as unset', () => {
-    const config = loadConfig({ ...REQUIRED, PORT: '  ', LOG_LEVEL: '', HOST: ' ' });
+    const config = loadConfig({ ...STARTABLE, PORT: '  ', LOG_LEVEL: '', HOST: ' ' });
     expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', log: { level: 'info' } });
   });
 
   it('enables admin login with a password and a long enough JWT secret', () => {
-    const config = loadConfig({ ...REQUIRED, ADMIN_PASSWORD: 'pw', JWT_SECRET: 's'.repeat(32) });
+    const config = loadConfig({ ...STARTABLE, ADMIN_PASSWORD: 'pw', JWT_SECRET: 's'.repeat(32) });
     expect(config.admin).toMatchObject({ enabled: true, password: 'pw', jwtSecret: 's'.repeat(32) });
   });
 
@@ -128,27 +140,29 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: undefined }, 'DATABASE_URL is required'],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must be a postgres:// URL'],
     ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
-    ['API_KEY', { ENABLE_AUTH: 'true' }, 'API_KEY must be set when ENABLE_AUTH is true'],
+    ['API_KEY', { ENABLE_AUTH: 'true', API_KEY: undefined }, 'ENABLE_AUTH is true (the default) but no client can'],
     ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: '3' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
     ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: 'hot' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     ['JWT_SECRET', { ADMIN_PASSWORD: 'pw' }, 'JWT_SECRET is required and must be at least 32 characters'],
     ['JWT_SECRET', { ADMIN_PASSWORD: 'pw', JWT_SECRET: 'short' }, 'JWT_SECRET is required and must be at least 32'],
-    ['JWT_SECRET', { ADMIN_PASSWORD_HASH: 'h', JWT_SECRET: 'short' }, 'JWT_SECRET is required and must be at least'],
-    ['JWT_EXPIRES_IN', { JWT_EXPIRES_IN: 'soon' }, 'JWT_EXPIRES_IN must be a duration such as 3600, 15m or 1h'],
+    ['JWT_SECRET', { ADMIN_PASSWORD_HASH: '$argon2id$h', JWT_SECRET: 'short' }, 'JWT_SECRET is required and must be'],
+    ['ADMIN_PASSWORD_HASH', { ADMIN_PASSWORD_HASH: 'plain', JWT_SECRET: 's'.repeat(32) }, 'must be an argon2 hash'],
+    ['JWT_EXPIRES_IN', { JWT_EXPIRES_IN: 'soon' }, 'JWT_EXPIRES_IN must be a duration of at least 1 s, such as 3600'],
+    ['JWT_EXPIRES_IN', { JWT_EXPIRES_IN: '500ms' }, 'JWT_EXPIRES_IN must be a duration of at least 1 s'],
     ['BODY_LIMIT', { BODY_LIMIT: 'huge' }, 'BODY_LIMIT must be a size such as 512kb or 10mb (got "huge")'],
     ['VLLM_CONNECT_TIMEOUT_MS', { VLLM_CONNECT_TIMEOUT_MS: '0' }, 'VLLM_CONNECT_TIMEOUT_MS must be an integer'],
     ['VLLM_FIRST_BYTE_TIMEOUT_MS', { VLLM_FIRST_BYTE_TIMEOUT_MS: '-1' }, 'VLLM_FIRST_BYTE_TIMEOUT_MS must be an'],
     ['VLLM_IDLE_TIMEOUT_MS', { VLLM_IDLE_TIMEOUT_MS: 'x' }, 'VLLM_IDLE_TIMEOUT_MS must be an integer'],
     ['MIGRATIONS_RUN', { MIGRATIONS_RUN: '2' }, 'MIGRATIONS_RUN must be true or false'],
   ])('rejects a bad %s', (_variable, override, expected) => {
-    const problems = problemsOf({ ...REQUIRED, ...override });
+    const problems = problemsOf({ ...STARTABLE, ...override });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(expected);
   });
 
   it('refuses upstream URLs with credentials without quoting them: /health and the logs show these URLs', () => {
-    const problems = problemsOf({ ...REQUIRED, VLLM_BASE_URL: 'http://a:8000,https://gw:s3cret@b:8000' });
+    const problems = problemsOf({ ...STARTABLE, VLLM_BASE_URL: 'http://a:8000,https://gw:s3cret@b:8000' });
     expect(problems).toEqual(['VLLM_BASE_URL must not contain credentials; set VLLM_API_KEY instead']);
   });
 
@@ -161,6 +175,7 @@ describe('loadConfig', () => {
         ENABLE_AUTH: 'true',
         ADMIN_PASSWORD: 'admin-password-value',
         JWT_SECRET: 'short-secret-value',
+        JWT_EXPIRES_IN: '0',
       });
     } catch (err) {
       error = err;
@@ -169,7 +184,7 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const { problems, message } = error as ConfigError;
     expect(problems).toHaveLength(5);
-    for (const variable of ['PORT', 'VLLM_BASE_URL', 'DATABASE_URL', 'API_KEY', 'JWT_SECRET']) {
+    for (const variable of ['PORT', 'VLLM_BASE_URL', 'DATABASE_URL', 'JWT_SECRET', 'JWT_EXPIRES_IN']) {
       expect(problems.some((problem) => problem.startsWith(variable))).toBe(true);
       expect(message).toContain(`  - ${variable}`);
     }

@@ -65,9 +65,9 @@ export function loadConfig(env: Env): AppConfig {
   if (databaseUrl === undefined) problems.push('DATABASE_URL is required');
   else if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
 
-  const enabled = bool('ENABLE_AUTH', false);
+  // Secure by default: a gateway listening on 0.0.0.0 must not be an open relay unless someone says so.
+  const enabled = bool('ENABLE_AUTH', true);
   const apiKeys = list('API_KEY');
-  if (enabled && apiKeys.length === 0) problems.push('API_KEY must be set when ENABLE_AUTH is true');
 
   let defaultTemperature: number | undefined;
   const rawTemperature = read('DEFAULT_TEMPERATURE');
@@ -91,8 +91,21 @@ export function loadConfig(env: Env): AppConfig {
   if (adminEnabled && (jwtSecret === undefined || jwtSecret.length < 32)) {
     problems.push('JWT_SECRET is required and must be at least 32 characters when admin login is enabled');
   }
+  // With auth on, a client needs a key from somewhere: a static one, or one an admin makes.
+  if (enabled && apiKeys.length === 0 && !adminEnabled) {
+    problems.push(
+      'ENABLE_AUTH is true (the default) but no client can get a key: set API_KEY (static keys), or enable admin ' +
+        'login (ADMIN_PASSWORD or ADMIN_PASSWORD_HASH, with JWT_SECRET) to create keys, or set ENABLE_AUTH=false',
+    );
+  }
   const jwtExpiresIn = read('JWT_EXPIRES_IN') ?? '1h';
-  if (!DURATION_RE.test(jwtExpiresIn)) problems.push(`JWT_EXPIRES_IN must be a duration such as 3600, 15m or 1h`);
+  if (!DURATION_RE.test(jwtExpiresIn) || durationSeconds(jwtExpiresIn) < 1) {
+    problems.push(`JWT_EXPIRES_IN must be a duration of at least 1 s, such as 3600, 15m or 1h`);
+  }
+  // Checked here, not at the first login: a hash argon2 cannot read would make every login fail.
+  if (passwordHash !== undefined && !/^\$argon2(id|i|d)\$/.test(passwordHash)) {
+    problems.push('ADMIN_PASSWORD_HASH must be an argon2 hash (it starts with $argon2id$)');
+  }
 
   const bodyLimit = read('BODY_LIMIT') ?? '10mb';
   if (!BODY_LIMIT_RE.test(bodyLimit))
@@ -133,6 +146,26 @@ export function loadConfig(env: Env): AppConfig {
 }
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+const DURATION_UNIT_SECONDS: Readonly<Record<string, number>> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3_600,
+  d: 86_400,
+  w: 604_800,
+  y: 31_557_600,
+};
+
+/**
+ * JWT_EXPIRES_IN in whole seconds: a bare number is seconds, as the variable documents (jsonwebtoken would read a
+ * numeric string as milliseconds). 0 for a value DURATION_RE does not accept.
+ */
+export function durationSeconds(duration: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(duration.trim());
+  if (match === null) return 0;
+  return Math.floor(Number(match[1]) * (DURATION_UNIT_SECONDS[(match[2] ?? '').toLowerCase() || 's'] ?? 0));
+}
 
 /** BODY_LIMIT in bytes, computed as body-parser's `bytes` does, so both request paths draw the line at the same byte. */
 function sizeInBytes(size: string): number {

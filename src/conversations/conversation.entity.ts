@@ -19,6 +19,8 @@ import { LlmConfig } from '../llm-configs/llm-config.entity.js';
 // The migration creates it as (created_at DESC, id); TypeORM's decorator cannot express the direction.
 @Index('ix_conversations_created_at_id', ['createdAt', 'id'])
 @Index('ix_conversations_llm_config_id', ['llmConfigId'])
+// (owner, created_at DESC, id) in the migration: a key's own newest-first page.
+@Index('ix_conversations_owner_created_at_id', ['owner', 'createdAt', 'id'])
 export class Conversation {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_conversations' })
   id: string;

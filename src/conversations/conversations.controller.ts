@@ -1,5 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ownerScope, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal } from '../auth/request-principal.js';
+import { Auth } from '../common/decorators/auth.decorator.js';
+import { LogIdParamAs } from '../common/interceptors/route-log.interceptor.js';
 import { UuidParam } from '../llm-configs/uuid-param.js';
 import {
   ConversationDto,
@@ -14,7 +18,10 @@ import {
 } from './conversation.dto.js';
 import { ConversationsService } from './conversations.service.js';
 
+/** A client key sees only the conversations it created; another key's id is a 404, as if it did not exist. */
 @ApiTags('Conversations')
+@Auth('api-key', 'chat')
+@LogIdParamAs('conversation_id')
 @Controller('v1/conversations')
 export class ConversationsController {
   constructor(private readonly conversations: ConversationsService) {}
@@ -22,16 +29,15 @@ export class ConversationsController {
   @Post()
   @ApiOperation({ summary: 'Create a conversation; send turns with `conversation_id` on /v1/chat/completions' })
   @ApiCreatedResponse({ type: ConversationDto })
-  async create(@Body() dto: CreateConversationDto): Promise<ConversationDto> {
-    // No client identity exists yet; the owner is set here once authentication provides one.
-    return toConversationDto(await this.conversations.create(dto, null));
+  async create(@Body() dto: CreateConversationDto, @CurrentPrincipal() principal: Principal): Promise<ConversationDto> {
+    return toConversationDto(await this.conversations.create(dto, ownerScope(principal)));
   }
 
   @Get()
   @ApiOperation({ summary: 'Conversations, newest first, by cursor' })
   @ApiOkResponse({ type: ConversationListDto })
-  async list(@Query() query: PageQueryDto): Promise<ConversationListDto> {
-    const page = await this.conversations.list(query.limit, query.after);
+  async list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ConversationListDto> {
+    const page = await this.conversations.list(query.limit, query.after, { owner: ownerScope(principal) });
     return {
       object: 'list',
       data: page.items.map(toConversationDto),
@@ -43,31 +49,42 @@ export class ConversationsController {
   @Get(':id')
   @ApiOperation({ summary: 'A conversation with its newest messages, oldest first' })
   @ApiOkResponse({ type: ConversationWithMessagesDto })
-  async get(@UuidParam('id') id: string): Promise<ConversationWithMessagesDto> {
-    const { conversation, messages, hasMore } = await this.conversations.get(id);
+  async get(
+    @UuidParam('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ConversationWithMessagesDto> {
+    const { conversation, messages, hasMore } = await this.conversations.get(id, ownerScope(principal));
     return { ...toConversationDto(conversation), messages: messages.map(toMessageDto), has_more_messages: hasMore };
   }
 
   @Get(':id/messages')
   @ApiOperation({ summary: 'A conversation’s messages in order, by cursor' })
   @ApiOkResponse({ type: MessageListDto })
-  async messages(@UuidParam('id') id: string, @Query() query: PageQueryDto): Promise<MessageListDto> {
-    const page = await this.conversations.listMessages(id, query.limit, query.after);
+  async messages(
+    @UuidParam('id') id: string,
+    @Query() query: PageQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<MessageListDto> {
+    const page = await this.conversations.listMessages(id, ownerScope(principal), query.limit, query.after);
     return { object: 'list', data: page.items.map(toMessageDto), has_more: page.hasMore, next_cursor: page.nextCursor };
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change the title, the LLM config or the metadata' })
   @ApiOkResponse({ type: ConversationDto })
-  async update(@UuidParam('id') id: string, @Body() dto: UpdateConversationDto): Promise<ConversationDto> {
-    return toConversationDto(await this.conversations.update(id, dto));
+  async update(
+    @UuidParam('id') id: string,
+    @Body() dto: UpdateConversationDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ConversationDto> {
+    return toConversationDto(await this.conversations.update(id, dto, ownerScope(principal)));
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a conversation and its messages' })
   @ApiNoContentResponse()
-  async remove(@UuidParam('id') id: string): Promise<void> {
-    await this.conversations.remove(id);
+  async remove(@UuidParam('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.conversations.remove(id, ownerScope(principal));
   }
 }

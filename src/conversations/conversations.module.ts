@@ -14,6 +14,6 @@ import { TokenCounter } from './token-counter.js';
   imports: [TypeOrmModule.forFeature([Conversation, ChatMessage]), LlmConfigsModule, VllmModule],
   controllers: [ConversationsController],
   providers: [ConversationsService, ChatMemoryService, MessageStore, TokenCounter],
-  exports: [ChatMemoryService],
+  exports: [ChatMemoryService, ConversationsService],
 })
 export class ConversationsModule {}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { MoreThan, type Repository } from 'typeorm';
+import { type FindOptionsWhere, MoreThan, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { AppError } from '../common/errors/app-error.js';
 import { isUuid } from '../llm-configs/uuid-param.js';
@@ -12,6 +12,18 @@ import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../database/pg-error.js';
 export const DEFAULT_PAGE_SIZE = 20;
 /** Messages returned inline with a conversation; older ones are paged through `/messages`. */
 export const INLINE_MESSAGES = 100;
+
+/**
+ * Whose conversations a call may see: an owner (a client key's identity: only its own, anyone else's is a 404 so ids
+ * do not leak) or null (the admin, or authentication off: all of them). The value of `ownerScope(principal)`.
+ */
+export type OwnerScope = string | null;
+
+export interface ConversationFilter {
+  owner?: OwnerScope;
+  /** Matches titles and message text, case-insensitively (admin search). */
+  search?: string;
+}
 
 export interface Page<T> {
   items: T[];
@@ -30,8 +42,8 @@ export class ConversationsService {
     @InjectRepository(ChatMessage) private readonly messages: Repository<ChatMessage>,
   ) {}
 
-  /** `owner` is the client's identity once authentication exists; null until then. */
-  async create(dto: CreateConversationDto, owner: string | null): Promise<Conversation> {
+  /** `owner` is the creating key's identity (`ownerScope`); null when authentication is off or an admin made it. */
+  async create(dto: CreateConversationDto, owner: OwnerScope): Promise<Conversation> {
     const conversation = this.conversations.create({
       title: dto.title ?? null,
       llmConfigId: dto.llm_config_id ?? null,
@@ -45,17 +57,30 @@ export class ConversationsService {
     }
   }
 
-  /** Newest first, keyset-paginated on the (created_at DESC, id) index. */
-  async list(limit = DEFAULT_PAGE_SIZE, after?: string): Promise<Page<Conversation>> {
+  /**
+   * Newest first, keyset-paginated on the (created_at DESC, id) index, or (owner, created_at DESC, id) for one owner.
+   * A search scans titles and messages (ILIKE, no text index): meant for the admin's occasional look-up.
+   */
+  async list(limit = DEFAULT_PAGE_SIZE, after?: string, filter: ConversationFilter = {}): Promise<Page<Conversation>> {
     const query = this.conversations
       .createQueryBuilder('c')
       .addSelect(CURSOR_TIME_SQL, 'cursor_time')
+      .where('TRUE')
       .orderBy('c.created_at', 'DESC')
       .addOrderBy('c.id', 'ASC')
       .limit(limit + 1);
+    if (filter.owner !== undefined && filter.owner !== null)
+      query.andWhere('c.owner = :owner', { owner: filter.owner });
+    if (filter.search !== undefined && filter.search !== '') {
+      query.andWhere(
+        `(c.title ILIKE :pattern OR EXISTS (
+          SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id AND m.content ILIKE :pattern))`,
+        { pattern: `%${filter.search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` },
+      );
+    }
     if (after !== undefined) {
       const [time, id] = decodeConversationCursor(after);
-      query.where('(c.created_at < :time OR (c.created_at = :time AND c.id > :id))', { time, id });
+      query.andWhere('(c.created_at < :time OR (c.created_at = :time AND c.id > :id))', { time, id });
     }
     const { entities, raw } = await query.getRawAndEntities<{ cursor_time: string }>();
     const hasMore = entities.length > limit;
@@ -70,9 +95,12 @@ export class ConversationsService {
   }
 
   /** The conversation and its newest messages, oldest first; `hasMore` when older ones exist. */
-  async get(id: string): Promise<{ conversation: Conversation; messages: ChatMessage[]; hasMore: boolean }> {
+  async get(
+    id: string,
+    owner: OwnerScope,
+  ): Promise<{ conversation: Conversation; messages: ChatMessage[]; hasMore: boolean }> {
     const [conversation, newest] = await Promise.all([
-      this.conversations.findOneBy({ id }),
+      this.conversations.findOneBy(owned(id, owner)),
       this.messages.find({ where: { conversationId: id }, order: { seq: 'DESC' }, take: INLINE_MESSAGES + 1 }),
     ]);
     if (conversation === null) throw notFound(id);
@@ -81,8 +109,15 @@ export class ConversationsService {
   }
 
   /** Messages in seq order, keyset-paginated on the (conversation_id, seq) index. */
-  async listMessages(id: string, limit = DEFAULT_PAGE_SIZE, after?: string): Promise<Page<ChatMessage>> {
+  async listMessages(
+    id: string,
+    owner: OwnerScope,
+    limit = DEFAULT_PAGE_SIZE,
+    after?: string,
+  ): Promise<Page<ChatMessage>> {
     const afterSeq = after === undefined ? 0 : decodeMessageCursor(after);
+    // One indexed lookup first, so another owner's messages are never read.
+    if (owner !== null && !(await this.conversations.existsBy(owned(id, owner)))) throw notFound(id);
     const found = await this.messages.find({
       where: { conversationId: id, seq: MoreThan(afterSeq) },
       order: { seq: 'ASC' },
@@ -95,29 +130,34 @@ export class ConversationsService {
     return { items, hasMore, nextCursor: hasMore && last !== undefined ? encodeCursor([last.seq]) : null };
   }
 
-  async update(id: string, dto: UpdateConversationDto): Promise<Conversation> {
+  async update(id: string, dto: UpdateConversationDto, owner: OwnerScope): Promise<Conversation> {
     const patch: QueryDeepPartialEntity<Conversation> = {};
     if (dto.title !== undefined) patch.title = dto.title;
     if (dto.llm_config_id !== undefined) patch.llmConfigId = dto.llm_config_id;
     if (dto.metadata !== undefined) patch.metadata = dto.metadata;
     if (Object.keys(patch).length > 0) {
       try {
-        const result = await this.conversations.update({ id }, patch);
+        const result = await this.conversations.update(owned(id, owner), patch);
         if (result.affected === 0) throw notFound(id);
       } catch (err) {
         throw unknownConfig(err, dto.llm_config_id);
       }
     }
-    const conversation = await this.conversations.findOneBy({ id });
+    const conversation = await this.conversations.findOneBy(owned(id, owner));
     if (conversation === null) throw notFound(id);
     return conversation;
   }
 
   /** Its messages go with it (ON DELETE CASCADE). */
-  async remove(id: string): Promise<void> {
-    const result = await this.conversations.delete({ id });
+  async remove(id: string, owner: OwnerScope): Promise<void> {
+    const result = await this.conversations.delete(owned(id, owner));
     if (result.affected === 0) throw notFound(id);
   }
+}
+
+/** Another owner's conversation matches nothing: the caller gets the same 404 as for an id that never existed. */
+function owned(id: string, owner: OwnerScope): FindOptionsWhere<Conversation> {
+  return owner === null ? { id } : { id, owner };
 }
 
 function notFound(id: string): AppError {

@@ -1,11 +1,12 @@
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
+import { ApiKey } from '../auth/api-key.entity.js';
 import { ChatMessage } from '../conversations/chat-message.entity.js';
 import { Conversation } from '../conversations/conversation.entity.js';
 import { LlmConfig } from '../llm-configs/llm-config.entity.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** Every entity, listed explicitly (no globs: they break between src/ and dist/). */
-export const ENTITIES = [Conversation, ChatMessage, LlmConfig];
+export const ENTITIES = [Conversation, ChatMessage, LlmConfig, ApiKey];
 
 /** Per gateway process; with several processes behind a balancer, keep their sum under max_connections. */
 export const POOL_SIZE = 10;

@@ -1,10 +1,13 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '../common/decorators/auth.decorator.js';
 import { HealthReportDto, RootInfoDto } from './health.dto.js';
 import { HealthService } from './health.service.js';
 
 @ApiTags('health')
+// Load balancers and people probe these without a key; they show no secret (upstream URLs hold none).
+@Public()
 @Controller()
 export class HealthController {
   constructor(private readonly health: HealthService) {}

@@ -180,9 +180,9 @@ describe('conversation storage (real PostgreSQL)', () => {
     const conversation = await createConversation(db);
     await createMessages(db, conversation.id, 4);
 
-    await conversations.remove(conversation.id);
+    await conversations.remove(conversation.id, null);
 
     expect(await db.getRepository(ChatMessage).countBy({ conversationId: conversation.id })).toBe(0);
-    await expect(conversations.remove(conversation.id)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(conversations.remove(conversation.id, null)).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -19,7 +19,15 @@ export async function startGateway(
   env: Record<string, string | undefined> = {},
   modules: ModuleImport[] = [],
 ): Promise<RunningGateway> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, PORT: '0', HOST: '127.0.0.1', ...env });
+  // Authentication is on by default in the product; a spec about something else runs without it unless it says so.
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    ...process.env,
+    ENABLE_AUTH: 'false',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...env,
+  });
   const app = await createApp(config, modules);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -14,6 +14,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Min, MinLength, ValidateNested } from 'class-validator';
 import type { Request, Response } from 'express';
 import { PinoLogger } from 'nestjs-pino';
+import { Public } from '../../src/common/decorators/auth.decorator.js';
 
 class TagDto {
   @IsString()
@@ -42,6 +43,7 @@ export const BOOM_MESSAGE = 'kaboom: probe failure with internal detail';
 /**
  * Test-only routes, compiled into the app by `startGateway(env, [ProbeModule])`; production code has no debug routes.
  */
+@Public()
 @Controller('__probe')
 export class ProbeController {
   private readonly logger = new Logger(ProbeController.name);

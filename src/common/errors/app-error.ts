@@ -6,10 +6,13 @@ export type AppErrorCode =
   | 'bad_request'
   | 'context_length_exceeded'
   | 'unauthorized'
+  | 'invalid_token'
+  | 'invalid_credentials'
   | 'forbidden'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'rate_limited'
   | 'upstream_error'
   | 'bad_gateway'
   | 'service_unavailable'
@@ -23,6 +26,8 @@ export interface AppErrorOptions {
   status?: number;
   /** Only for `upstream_error`: vLLM's own error type, kept as is. */
   type?: string;
+  /** Only for `rate_limited`: sent as the `Retry-After` header. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -30,6 +35,7 @@ export class AppError extends Error {
   readonly param: string | null;
   readonly upstreamStatus: number | undefined;
   readonly upstreamType: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly code: AppErrorCode,
@@ -41,6 +47,7 @@ export class AppError extends Error {
     this.param = options.param ?? null;
     this.upstreamStatus = options.status;
     this.upstreamType = options.type;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -67,6 +74,11 @@ export function mapAppError(err: AppError): MappedError {
       return body(400, 'invalid_request_error');
     case 'unauthorized':
       return body(401, 'authentication_error', 'invalid_api_key');
+    case 'invalid_token':
+      // An admin bearer token, not an API key: a client branching on invalid_api_key must not mistake one for the other.
+      return body(401, 'authentication_error');
+    case 'invalid_credentials':
+      return body(401, 'authentication_error');
     case 'forbidden':
       return body(403, 'permission_error');
     case 'not_found':
@@ -75,6 +87,8 @@ export function mapAppError(err: AppError): MappedError {
       return body(409, 'invalid_request_error');
     case 'payload_too_large':
       return body(413, 'invalid_request_error');
+    case 'rate_limited':
+      return body(429, 'rate_limit_error', 'rate_limit_exceeded');
     case 'upstream_error': {
       const status = err.upstreamStatus ?? 502;
       return body(status, err.upstreamType ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), status);

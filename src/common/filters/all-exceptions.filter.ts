@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import type { ErrorRequestHandler } from 'express';
 import type { ServerResponse } from 'node:http';
+import { AppError } from '../errors/app-error.js';
 import { toErrorResponse } from './error-response.js';
 
 /**
@@ -19,6 +20,9 @@ export function sendError(exception: unknown, res: ServerResponse): void {
   }
   // Written on node:http, not with Express' res.json: the chat fast lane (chat-fast-lane.ts) answers without Express.
   const json = JSON.stringify(body);
+  if (exception instanceof AppError && exception.retryAfterSeconds !== undefined) {
+    res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+  }
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),

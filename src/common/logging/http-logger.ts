@@ -30,8 +30,42 @@ export function requestLogLevel(req: Req, res: ServerResponse, error?: Error): L
   return res.statusCode >= 500 ? 'warn' : 'info';
 }
 
+declare module 'http' {
+  interface IncomingMessage {
+    /** What only the matched route knows (route template, handler, model, ids), added to the request's end line. */
+    routeLogFields?: RouteLogFields;
+  }
+}
+
+/** Fields the route adds to its request's end line; strings only, each bounded (`addRouteLogFields`). */
+export interface RouteLogFields {
+  route?: string;
+  handler?: string;
+  model?: string;
+  conversation_id?: string;
+  llm_config_id?: string;
+  api_key_id?: string;
+}
+
+/** Client-chosen strings (a model name) must not make one line arbitrarily long. */
+const MAX_FIELD_LENGTH = 200;
+
+/** Called by the route logging interceptor and by the chat fast lane, so both paths log the same fields. */
+export function addRouteLogFields(req: IncomingMessage, fields: RouteLogFields): void {
+  const target: RouteLogFields = (req.routeLogFields ??= {});
+  for (const [key, value] of Object.entries(fields) as [keyof RouteLogFields, string | undefined][]) {
+    if (value !== undefined) target[key] = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
+  }
+}
+
 function endFields(req: Req, res: ServerResponse, durationMs: number): Record<string, unknown> {
-  return { method: req.method, path: requestPath(req), status_code: res.statusCode, duration_ms: durationMs };
+  return {
+    method: req.method,
+    path: requestPath(req),
+    ...req.routeLogFields,
+    status_code: res.statusCode,
+    duration_ms: durationMs,
+  };
 }
 
 export type RequestLogger = (req: Req, res: ServerResponse, next: () => void) => void;

@@ -1,0 +1,102 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, MaxLength, Min, MinLength } from 'class-validator';
+import type { ApiKey } from '../auth/api-key.entity.js';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../auth/principal.js';
+import { PageQueryDto } from '../conversations/conversation.dto.js';
+import { unixSeconds } from '../llm-configs/llm-config.dto.js';
+
+export class LoginDto {
+  @ApiProperty({ example: 'admin' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  username: string;
+
+  @ApiProperty({ format: 'password' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password: string;
+}
+
+export class AdminTokenDto {
+  @ApiProperty({ description: 'An HS256 JWT; send it as `Authorization: Bearer <token>` on /admin routes' })
+  access_token: string;
+  @ApiProperty({ enum: ['Bearer'] }) token_type: 'Bearer';
+  @ApiProperty({ description: 'Seconds until the token expires' }) expires_in: number;
+}
+
+export class AdminMeDto {
+  @ApiProperty() username: string;
+}
+
+export class AdminConversationQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ description: 'Matches titles and message text, case-insensitively' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  search?: string;
+}
+
+export class CreateApiKeyDto {
+  @ApiProperty({ example: 'billing-service', maxLength: 256 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  name: string;
+
+  @ApiPropertyOptional({ enum: API_KEY_SCOPES, isArray: true, default: ['chat'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(API_KEY_SCOPES, { each: true })
+  scopes?: ApiKeyScope[];
+
+  @ApiPropertyOptional({ description: 'Unix seconds, in the future; omitted: never expires', type: Number })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  expires_at?: number;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['api_key'] }) object: 'api_key';
+  @ApiProperty() name: string;
+  @ApiProperty({ description: 'The first characters of the key, to recognise it', example: 'sk-gw-3fA9xQ' })
+  prefix: string;
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true }) scopes: ApiKeyScope[];
+  @ApiProperty({ description: 'Unix seconds' }) created_at: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds' }) expires_at: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds' }) revoked_at: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds; updated about once a minute' })
+  last_used_at: number | null;
+}
+
+export class CreatedApiKeyDto extends ApiKeyDto {
+  @ApiProperty({ description: 'The key itself: shown this once, stored nowhere', example: 'sk-gw-3fA9xQ…' })
+  key: string;
+}
+
+export class ApiKeyListDto {
+  @ApiProperty({ enum: ['list'] }) object: 'list';
+  @ApiProperty({ type: [ApiKeyDto] }) data: ApiKeyDto[];
+}
+
+const seconds = (date: Date | null): number | null => (date === null ? null : unixSeconds(date));
+
+export function toApiKeyDto(row: ApiKey): ApiKeyDto {
+  return {
+    id: row.id,
+    object: 'api_key',
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    created_at: unixSeconds(row.createdAt),
+    expires_at: seconds(row.expiresAt),
+    revoked_at: seconds(row.revokedAt),
+    last_used_at: seconds(row.lastUsedAt),
+  };
+}

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthRequirement } from '../common/decorators/auth.decorator.js';
+import { AppError } from '../common/errors/app-error.js';
+import { AppConfig } from '../config/app-config.js';
+import { AdminAuthService } from './admin-auth.service.js';
+import { ApiKeyService } from './api-key.service.js';
+import { ANONYMOUS, type Principal } from './principal.js';
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/**
+ * The one access policy: what a route requires (its `@Public()` / `@Auth(...)` metadata) and the request's
+ * Authorization header give the principal it acts as, or an error. The global guard and the chat fast lane both call
+ * it, so both paths decide alike. Only in-memory work: a hash and a map lookup for a client key, an HMAC for an admin
+ * token.
+ *
+ * A client key never opens an admin route and an admin token is never a client key: each requirement looks its
+ * credential up in its own place only.
+ */
+@Injectable()
+export class AccessPolicy {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly keys: ApiKeyService,
+    private readonly admin: AdminAuthService,
+  ) {}
+
+  /** Throws 401 (no or bad credential) or 403 (a key without the scope); else returns who the request acts for. */
+  authorize(requirement: AuthRequirement, authorization: string | undefined): Principal {
+    switch (requirement.kind) {
+      case 'public':
+        return ANONYMOUS;
+      case 'api-key': {
+        // Authentication off: everything is shared, as before keys existed.
+        if (!this.config.auth.enabled) return ANONYMOUS;
+        const principal = this.keys.authenticate(bearer(authorization, 'API key'));
+        if (!principal.scopes.includes(requirement.scope)) {
+          throw new AppError('forbidden', `This API key lacks the '${requirement.scope}' scope.`);
+        }
+        return principal;
+      }
+      case 'admin':
+        return this.admin.authenticate(bearer(authorization, 'admin token'));
+    }
+  }
+}
+
+function bearer(authorization: string | undefined, what: 'API key' | 'admin token'): string {
+  const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  if (token === undefined) {
+    const code = what === 'API key' ? 'unauthorized' : 'invalid_token';
+    throw new AppError(
+      code,
+      `Missing ${what}: send it as "Authorization: Bearer <${what === 'API key' ? 'key' : 'token'}>".`,
+    );
+  }
+  return token;
+}
