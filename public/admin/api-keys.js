@@ -194,7 +194,7 @@ function showSecret(modal, created) {
     class: 'secret mono',
     readonly: true,
     value: created.key,
-    'aria-label': 'New API key',
+    'aria-label': 'Secret key',
     spellcheck: 'false',
   });
   const copied = h('span', { class: 'copied', role: 'status' });

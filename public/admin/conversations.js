@@ -98,8 +98,23 @@ export function renderConversations(container, params) {
       const rows = (list?.data ?? []).map((c) =>
         h(
           'tr',
-          { class: 'row-link' },
-          h('td', {}, h('a', { href: `#/conversations/${encodeURIComponent(c.id)}`, text: c.title || 'Untitled' })),
+          {
+            class: 'row-link',
+            // The whole row opens the conversation; the title stays a real link for the keyboard and new tabs.
+            onClick: (event) => {
+              if (!(event.target instanceof HTMLAnchorElement))
+                location.hash = `#/conversations/${encodeURIComponent(c.id)}`;
+            },
+          },
+          h(
+            'td',
+            {},
+            h('a', {
+              href: `#/conversations/${encodeURIComponent(c.id)}`,
+              class: c.title ? null : 'untitled',
+              text: c.title || 'Untitled',
+            }),
+          ),
           h('td', { class: 'mono muted', text: c.id }),
           h('td', { text: c.llm_config_id ? (names.get(c.llm_config_id) ?? c.llm_config_id) : '—' }),
           h('td', { class: 'nowrap', text: formatTime(c.updated_at) }),

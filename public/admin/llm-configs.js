@@ -36,7 +36,7 @@ export function renderLlmConfigs(container) {
           'tr',
           { dataset: { name: c.name } },
           h('td', {}, h('strong', { text: c.name }), c.is_default ? [' ', badge('default', 'blue')] : null),
-          h('td', { class: 'mono', text: c.model ?? '—' }),
+          c.model ? h('td', { class: 'mono', text: c.model }) : h('td', { class: 'muted', text: '—' }),
           h('td', { class: 'num', text: c.temperature ?? '—' }),
           h('td', { class: 'num', text: c.top_p ?? '—' }),
           h('td', { class: 'num', text: c.max_tokens ?? '—' }),
@@ -128,7 +128,7 @@ function openEditor(config, reload) {
     model: h('input', {
       name: 'model',
       value: text(config?.model),
-      placeholder: 'the upstream’s default model',
+      placeholder: 'as the request names it',
       autocomplete: 'off',
     }),
     temperature: h('input', {
@@ -147,8 +147,8 @@ function openEditor(config, reload) {
       step: '1',
       value: text(config?.max_tokens),
     }),
-    system_prompt: h('textarea', { name: 'system_prompt', rows: '5' }),
-    extra_params: h('textarea', { name: 'extra_params', rows: '3', class: 'mono', placeholder: '{"top_k": 40}' }),
+    system_prompt: h('textarea', { name: 'system_prompt', rows: '4' }),
+    extra_params: h('textarea', { name: 'extra_params', rows: '2', class: 'mono', placeholder: '{"top_k": 40}' }),
     is_default: h('input', { name: 'is_default', type: 'checkbox', checked: config?.is_default === true }),
   };
   // Set as properties: a textarea's value is its content, not an attribute.
@@ -165,8 +165,7 @@ function openEditor(config, reload) {
   const form = h(
     'form',
     { class: 'form', novalidate: true },
-    field('Name', inputs.name),
-    field('Model', inputs.model, 'Empty: the model the request names, or the upstream’s default'),
+    h('div', { class: 'field-row field-row-2' }, field('Name', inputs.name), field('Model', inputs.model)),
     h(
       'div',
       { class: 'field-row' },
