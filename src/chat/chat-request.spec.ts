@@ -16,19 +16,22 @@ const messages = [{ role: 'user', content: 'hi' }];
 
 describe('assertChatBody', () => {
   it('accepts a minimal body and anything vLLM understands', () => {
-    expect(paramOf(() => assertChatBody({ messages }))).toBeUndefined();
+    expect(paramOf(() => assertChatBody({ messages }, 2048))).toBeUndefined();
     expect(
       paramOf(() =>
-        assertChatBody({
-          messages: [
-            { role: 'user', content: [{ type: 'text', text: 'x' }] },
-            { role: 'tool', tool_call_id: '1' },
-          ],
-          model: null,
-          stream: null,
-          temperature: null,
-          top_k: 'not ours to check',
-        }),
+        assertChatBody(
+          {
+            messages: [
+              { role: 'user', content: [{ type: 'text', text: 'x' }] },
+              { role: 'tool', tool_call_id: '1' },
+            ],
+            model: null,
+            stream: null,
+            temperature: null,
+            top_k: 'not ours to check',
+          },
+          2048,
+        ),
       ),
     ).toBeUndefined();
   });
@@ -51,7 +54,14 @@ describe('assertChatBody', () => {
     [{ messages, llm_config_id: {} }, 'llm_config_id'],
     [{ messages, prompt_variables: ['a'] }, 'prompt_variables'],
   ])('rejects %j naming %s', (body, param) => {
-    expect(paramOf(() => assertChatBody(body))).toBe(param);
+    expect(paramOf(() => assertChatBody(body, 2048))).toBe(param);
+  });
+
+  it('rejects more messages than MAX_MESSAGES allows, naming the limit', () => {
+    const many = Array.from({ length: 3 }, () => ({ role: 'user', content: 'x' }));
+    expect(paramOf(() => assertChatBody({ messages: many }, 3))).toBeUndefined();
+    expect(paramOf(() => assertChatBody({ messages: [...many, ...many] }, 5))).toBe('messages');
+    expect(() => assertChatBody({ messages: [...many, ...many] }, 5)).toThrow(/limit is 5 \(MAX_MESSAGES\)/);
   });
 });
 

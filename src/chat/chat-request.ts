@@ -1,22 +1,21 @@
 import { AppError } from '../common/errors/app-error.js';
+import { EXTENSION_FIELDS } from '../common/extension-fields.js';
 import { isJsonObject, type JsonObject } from '../common/json.js';
-
-/**
- * The gateway's own request fields. vLLM would ignore them, but they are ours (conversation and config resolution),
- * so they never go upstream.
- */
-export const EXTENSION_FIELDS = ['conversation_id', 'llm_config_id', 'prompt_variables'] as const;
 
 /**
  * Checks only what the gateway itself reads; everything else is vLLM's to validate (its errors come back with their
  * status and message). The body is never copied or whitelisted here: vLLM's extra fields must pass untouched.
  */
-export function assertChatBody(body: unknown): asserts body is JsonObject {
+export function assertChatBody(body: unknown, maxMessages: number): asserts body is JsonObject {
   assertObjectBody(body);
   const messages = body['messages'];
   if (messages === undefined || messages === null) throw invalid('messages', 'you must provide a messages parameter');
   if (!Array.isArray(messages) || messages.length === 0) {
     throw invalid('messages', "'messages' must be a non-empty array of message objects");
+  }
+  // Checked before the loop below: the bound is on the work a request can cause, this check included.
+  if (messages.length > maxMessages) {
+    throw invalid('messages', `'messages' has ${messages.length} items; the limit is ${maxMessages} (MAX_MESSAGES)`);
   }
   for (let i = 0; i < messages.length; i++) {
     const message: unknown = messages[i];

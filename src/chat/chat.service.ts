@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { JsonObject } from '../common/json.js';
 import { AppConfig } from '../config/app-config.js';
-import { ChatMemoryService, usesChatMemory } from '../conversations/chat-memory.service.js';
+import { ownerScope } from '../auth/principal.js';
+import { ChatMemoryService, namesConversationOrConfig } from '../conversations/chat-memory.service.js';
 import { assertChatBody, assertCompletionBody, assertEmbeddingBody, upstreamBody } from './chat-request.js';
 import { RelayService } from './relay.service.js';
 import type { Exchange, RelayPlan } from './relay.types.js';
@@ -9,7 +10,7 @@ import type { Exchange, RelayPlan } from './relay.types.js';
 /**
  * The OpenAI routes. Each request goes validate → plan → relay → settle. The plan step is where conversation and
  * config resolution plugs in (only when the extension fields are present): it may rewrite the body, choose a sticky
- * key and attach an `onSettled` hook that stores the reply after the client has it.
+ * key and attach the recorder that stores the reply before the client's last byte.
  */
 @Injectable()
 export class ChatService {
@@ -20,7 +21,7 @@ export class ChatService {
   ) {}
 
   async chatCompletions(body: unknown, exchange: Exchange): Promise<void> {
-    assertChatBody(body);
+    assertChatBody(body, this.config.maxMessages);
     await this.relay.relay('/v1/chat/completions', await this.planChat(body, exchange), exchange);
   }
 
@@ -40,24 +41,23 @@ export class ChatService {
 
   /**
    * A plain request goes out as it came, without touching the database. With `llm_config_id` or `conversation_id`
-   * the config is applied and, for a conversation, the history added and the request's messages stored; the turn
-   * then keeps the relayed events, hides the usage chunk the client did not ask for, and stores the reply once the
-   * response has ended.
+   * the config is applied and, for a conversation, the history added and the request's messages stored; the relay
+   * then gets the turn's recorder, which stores the reply before the client's last byte.
    */
   private async planChat(body: JsonObject, exchange: Exchange): Promise<RelayPlan> {
-    const resolved = usesChatMemory(body) ? await this.memory.resolveChatRequest(body, exchange) : undefined;
-    if (resolved === undefined) return plain(body, upstreamBody(body, this.config.defaultTemperature), exchange);
-    const { turn } = resolved;
-    const plan: RelayPlan = {
-      body: upstreamBody(resolved.body, this.config.defaultTemperature),
-      stickyKey: resolved.stickyKey,
-    };
-    if (turn !== undefined) {
-      plan.collectEvents = true;
-      plan.hideEvent = (event) => turn.hidesEvent(event);
-      plan.onSettled = (outcome) => turn.settle(outcome);
+    if (!namesConversationOrConfig(body)) {
+      return plain(body, upstreamBody(body, this.config.defaultTemperature), exchange);
     }
-    return plan;
+    const prepared = await this.memory.prepare(body, {
+      requestId: exchange.requestId,
+      receivedAt: exchange.receivedAt,
+      owner: ownerScope(exchange.principal),
+    });
+    return {
+      body: upstreamBody(prepared.body, this.config.defaultTemperature),
+      stickyKey: prepared.stickyKey,
+      recorder: prepared.recorder,
+    };
   }
 }
 

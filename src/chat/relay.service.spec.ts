@@ -7,7 +7,8 @@ import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.j
 import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RelayService } from './relay.service.js';
-import type { Exchange, RelayOutcome } from './relay.types.js';
+import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
+import type { Exchange } from './relay.types.js';
 
 /** The parts of an Express response the relay uses, recording what was written. */
 class FakeResponse extends EventEmitter {
@@ -113,6 +114,38 @@ async function* oneByOne(source: AsyncIterable<SseEvent>): AsyncGenerator<readon
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+interface Recording {
+  recorder: ReplyRecorder;
+  /** The outcomes committed, with what the client had received at that moment. */
+  commits: { outcome: RelayOutcome; ended: boolean; written: string }[];
+  after: RelayOutcome[];
+}
+
+/** A conversation turn's hooks that record when they ran; `fail` makes the commit reject. */
+function recording(res: FakeResponse, hide: (event: SseEvent) => boolean = () => false, fail = false): Recording {
+  const rec: Recording = {
+    commits: [],
+    after: [],
+    recorder: {
+      hidesEvent: hide,
+      commit: async (outcome) => {
+        rec.commits.push({ outcome: { ...outcome }, ended: res.ended, written: res.written.join('') });
+        await Promise.resolve();
+        if (fail) throw new Error('database down');
+      },
+      afterResponse: async (outcome) => {
+        rec.after.push(outcome);
+        await Promise.resolve();
+      },
+    },
+  };
+  return rec;
+}
+
+async function settled(rec: Recording): Promise<void> {
+  for (let i = 0; i < 5 && rec.after.length === 0; i++) await tick();
+}
+
 describe('RelayService', () => {
   it('relays JSON bytes with the gateway timing headers', async () => {
     const now = performance.now();
@@ -173,13 +206,14 @@ describe('RelayService', () => {
     const cancel = jest.fn();
     const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(sourceOf(frames), cancel)), 20);
     res.accept = false;
-    let settled: RelayOutcome | undefined;
-    await relay.relay('/v1/chat/completions', { body: {}, onSettled: (outcome) => void (settled = outcome) }, exchange);
+    const rec = recording(res);
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
     expect(res.destroyed).toBe(true);
     expect(res.written).toEqual(['data: {"a":1}\n\n']);
     expect(cancel).toHaveBeenCalled();
-    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
-    expect(settled?.status).toBe('aborted');
+    await settled(rec);
+    expect(rec.commits.map((c) => c.outcome.status)).toEqual(['aborted']);
+    expect(rec.after[0]?.status).toBe('aborted');
   });
 
   it('sends the headers on their own when the first event is not there yet', async () => {
@@ -208,25 +242,79 @@ describe('RelayService', () => {
     }
     answer.batches = oneRead();
     const { relay, res, exchange } = setup(() => Promise.resolve(answer));
-    let settled: RelayOutcome | undefined;
-    await relay.relay(
-      '/v1/chat/completions',
-      {
-        body: {},
-        collectEvents: true,
-        hideEvent: (event) => event.data.includes('usage'),
-        onSettled: (outcome) => {
-          settled = outcome;
-        },
-      },
-      exchange,
-    );
+    const rec = recording(res, (event) => event.data.includes('usage'));
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
     expect(res.written).toEqual(['data: {"a":1}\n\ndata: [DONE]\n\n']);
     // The read that carries [DONE] ends the response with its bytes: no separate empty end.
     expect(res.writes).toBe(0);
     expect(res.ended).toBe(true);
-    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
-    expect(settled?.events).toHaveLength(3);
+    await settled(rec);
+    expect(rec.after[0]?.events).toHaveLength(3);
+  });
+
+  it('commits a conversation reply before the write that carries [DONE], once', async () => {
+    const frames = events('data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n');
+    const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(sourceOf(frames))));
+    const rec = recording(res);
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
+    await settled(rec);
+    expect(rec.commits).toHaveLength(1);
+    expect(rec.commits[0]).toMatchObject({ ended: false, written: 'data: {"a":1}\n\ndata: {"a":2}\n\n' });
+    expect(rec.commits[0]?.outcome.status).toBe('complete');
+    expect(rec.commits[0]?.outcome.events).toHaveLength(3);
+    expect(res.written.join('')).toBe('data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n');
+  });
+
+  it('commits a non-streamed reply before the body is written', async () => {
+    const now = performance.now();
+    const body = Buffer.from('{"id":"x"}');
+    const json: UpstreamJson = {
+      kind: 'json',
+      status: 200,
+      contentType: 'application/json',
+      upstream: 'http://u',
+      attemptId: 'req-1',
+      dispatchedAt: now,
+      headersAt: now,
+      receivedAt: now,
+      body,
+    };
+    const { relay, res, exchange } = setup(() => Promise.resolve(json));
+    const rec = recording(res);
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
+    expect(rec.commits).toEqual([{ outcome: expect.objectContaining({ body }), ended: false, written: '' }]);
+    expect(res.status).toBe(200);
+    expect(res.written.join('')).toBe('{"id":"x"}');
+  });
+
+  it('answers 503 instead of a reply it could not store, streamed or not', async () => {
+    const frames = events('data: {"a":1}\n\ndata: [DONE]\n\n');
+    const stream = setup(() => Promise.resolve(streamAnswer(sourceOf(frames))));
+    const rec = recording(stream.res, () => false, true);
+    await stream.relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, stream.exchange);
+    const written = stream.res.written.join('');
+    expect(written).toContain('"code":"service_unavailable"');
+    expect(written.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(written.indexOf('[DONE]')).toBe(written.lastIndexOf('[DONE]'));
+
+    const now = performance.now();
+    const json: UpstreamJson = {
+      kind: 'json',
+      status: 200,
+      contentType: 'application/json',
+      upstream: 'http://u',
+      attemptId: 'req-1',
+      dispatchedAt: now,
+      headersAt: now,
+      receivedAt: now,
+      body: Buffer.from('{}'),
+    };
+    const plain = setup(() => Promise.resolve(json));
+    const failing = recording(plain.res, () => false, true);
+    await expect(
+      plain.relay.relay('/v1/chat/completions', { body: {}, recorder: failing.recorder }, plain.exchange),
+    ).rejects.toMatchObject({ code: 'service_unavailable' });
+    expect(plain.res.written).toEqual([]);
   });
 
   it('ends a broken stream with an error event and [DONE], and reports it after the response', async () => {
@@ -237,31 +325,20 @@ describe('RelayService', () => {
     }
     const cancel = jest.fn();
     const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source(), cancel)));
-    let settled: RelayOutcome | undefined;
-    let endedBeforeSettle = false;
-    await relay.relay(
-      '/v1/chat/completions',
-      {
-        body: {},
-        collectEvents: true,
-        onSettled: (outcome) => {
-          endedBeforeSettle = res.ended;
-          settled = outcome;
-        },
-      },
-      exchange,
-    );
+    const rec = recording(res);
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
     expect(res.written.at(-1)).toBe(
       'data: {"error":{"message":"vLLM sent nothing for 5 ms","type":"server_error","param":null,"code":"gateway_timeout"}}\n\n' +
         'data: [DONE]\n\n',
     );
     expect(res.err).toBeInstanceOf(AppError);
     expect(cancel).toHaveBeenCalled();
-    expect(settled).toBeUndefined();
-    for (let i = 0; i < 3 && settled === undefined; i++) await tick();
-    expect(endedBeforeSettle).toBe(true);
-    expect(settled).toMatchObject({ status: 'error', upstream: 'http://u', attemptId: 'req-1' });
-    expect(settled?.events?.map((e) => e.data)).toEqual(['{"a":1}']);
+    // The failed reply was committed before the error event went out; the after-response work came after it.
+    expect(rec.commits.map((c) => [c.outcome.status, c.ended])).toEqual([['error', false]]);
+    expect(rec.after).toHaveLength(0);
+    await settled(rec);
+    expect(rec.after[0]).toMatchObject({ status: 'error', upstream: 'http://u', attemptId: 'req-1' });
+    expect(rec.after[0]?.events?.map((e) => e.data)).toEqual(['{"a":1}']);
   });
 
   it('marks a relayed vLLM error event as an error outcome, bytes untouched', async () => {
@@ -272,12 +349,11 @@ describe('RelayService', () => {
       yield* events(text);
     }
     const { relay, res, exchange } = setup(() => Promise.resolve(streamAnswer(source())));
-    const onSettled = jest.fn<(outcome: RelayOutcome) => void>();
-    await relay.relay('/v1/chat/completions', { body: {}, onSettled }, exchange);
+    const rec = recording(res);
+    await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
     expect(res.written.join('')).toBe(text);
-    await tick();
-    expect(onSettled.mock.calls[0]?.[0]).toMatchObject({ status: 'error' });
-    expect(onSettled.mock.calls[0]?.[0].errorEvent?.isError).toBe(true);
+    expect(rec.commits[0]?.outcome).toMatchObject({ status: 'error' });
+    expect(rec.commits[0]?.outcome.errorEvent?.isError).toBe(true);
   });
 
   it('aborts the upstream call when the response closes early, and writes nothing more', async () => {
@@ -287,19 +363,24 @@ describe('RelayService', () => {
           signal.addEventListener('abort', () => reject(new UpstreamCancelledError()));
         }),
     );
-    const onSettled = jest.fn<(outcome: RelayOutcome) => void>();
-    const done = relay.relay('/v1/chat/completions', { body: {}, onSettled }, exchange);
+    const rec = recording(res);
+    const done = relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
     res.emit('close');
     await done;
     expect(res.written).toEqual([]);
-    await tick();
-    expect(onSettled.mock.calls[0]?.[0]).toMatchObject({ status: 'aborted' });
+    await settled(rec);
+    expect(rec.commits.map((c) => c.outcome.status)).toEqual(['aborted']);
   });
 
   it('leaves errors before the headers to the exception filter', async () => {
     const failure = new AppError('upstream_error', 'The model `x` does not exist.', { status: 404 });
     const { relay, res, exchange } = setup(() => Promise.reject(failure));
-    await expect(relay.relay('/v1/chat/completions', { body: {} }, exchange)).rejects.toBe(failure);
+    const rec = recording(res);
+    await expect(relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange)).rejects.toBe(
+      failure,
+    );
     expect(res.written).toEqual([]);
+    // A conversation's failed reply is stored before the filter answers.
+    expect(rec.commits.map((c) => c.outcome.status)).toEqual(['error']);
   });
 });

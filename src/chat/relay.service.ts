@@ -5,7 +5,8 @@ import { AppConfig } from '../config/app-config.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
 import type { RelayPath, UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
-import type { Exchange, RelayOutcome, RelayPlan } from './relay.types.js';
+import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
+import type { Exchange, RelayPlan } from './relay.types.js';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -33,6 +34,7 @@ export class RelayService {
 
   async relay(path: RelayPath, plan: RelayPlan, exchange: Exchange): Promise<void> {
     const { res } = exchange;
+    const { recorder } = plan;
     const controller = new AbortController();
     // `req` also emits 'close' once its body is read, so only the response's early close means the client left.
     const onClose = (): void => {
@@ -42,6 +44,7 @@ export class RelayService {
     // The client may have left while its body was being read, before this listener existed.
     if (exchange.req.socket.destroyed) controller.abort();
     const outcome: RelayOutcome = { status: 'complete' };
+    const commit = recorder === undefined ? undefined : once(() => recorder.commit(outcome));
     try {
       let answer: UpstreamResponse;
       try {
@@ -56,6 +59,8 @@ export class RelayService {
         }
         outcome.status = 'error';
         outcome.error = err;
+        // The failed reply is stored before the client hears of it; the upstream's error is the answer either way.
+        await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'failed reply not stored'));
         // Nothing was sent yet: the global filter writes the status and error body.
         throw err;
       }
@@ -67,17 +72,32 @@ export class RelayService {
         outcome.status = 'aborted';
         return;
       }
-      if (answer.kind === 'json') this.sendJson(answer, exchange, outcome);
-      else await this.sendStream(answer, exchange, controller.signal, plan, outcome);
+      if (answer.kind === 'json') await this.sendJson(answer, exchange, outcome, commit);
+      else await this.sendStream(answer, exchange, controller.signal, plan, outcome, commit);
     } finally {
       res.off('close', onClose);
-      if (plan.onSettled !== undefined) this.settle(plan.onSettled, outcome);
+      if (recorder !== undefined && commit !== undefined) this.settle(recorder, commit, outcome);
     }
   }
 
-  private sendJson(answer: UpstreamJson, exchange: Exchange, outcome: RelayOutcome): void {
+  private async sendJson(
+    answer: UpstreamJson,
+    exchange: Exchange,
+    outcome: RelayOutcome,
+    commit: (() => Promise<void>) | undefined,
+  ): Promise<void> {
     const { res } = exchange;
     outcome.body = answer.body;
+    if (commit !== undefined) {
+      try {
+        await commit();
+      } catch (err) {
+        outcome.status = 'error';
+        outcome.error = err;
+        // The headers are not sent: the filter answers 503, and the client knows the turn was not kept.
+        throw replyNotStored(err);
+      }
+    }
     const overhead = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.receivedAt);
     const ms = formatMs(overhead);
     res.writeHead(answer.status, {
@@ -95,9 +115,11 @@ export class RelayService {
     signal: AbortSignal,
     plan: RelayPlan,
     outcome: RelayOutcome,
+    commit: (() => Promise<void>) | undefined,
   ): Promise<void> {
     const { res } = exchange;
-    const events: SseEvent[] | undefined = plan.collectEvents === true ? [] : undefined;
+    const { recorder } = plan;
+    const events: SseEvent[] | undefined = recorder === undefined ? undefined : [];
     outcome.events = events;
     // The stream's headers carry the time spent before the upstream call; what follows is per event and tiny.
     const pre = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.headersAt);
@@ -122,7 +144,7 @@ export class RelayService {
             outcome.status = 'error';
             outcome.errorEvent = event;
           }
-          if (plan.hideEvent?.(event) !== true) out.push(event.raw);
+          if (recorder?.hidesEvent(event) !== true) out.push(event.raw);
         }
         if (out.length > 0) {
           wrote = true;
@@ -130,6 +152,9 @@ export class RelayService {
           // The read that brings [DONE] ends the response in the same write (chunk and terminator in one system call,
           // one wake-up of the client); the upstream body's rest is drained when the loop leaves the iterator.
           if (batch[batch.length - 1]?.done === true) {
+            // A conversation's reply is committed before the write that carries [DONE]: that write tells the client
+            // the turn is over, and its next turn must find the reply.
+            if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
             res.end(chunk);
             return;
           }
@@ -142,6 +167,7 @@ export class RelayService {
         answer.cancel();
         return;
       }
+      if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
       res.end();
     } catch (err) {
       answer.cancel();
@@ -154,22 +180,65 @@ export class RelayService {
       outcome.error = err;
       const appError =
         err instanceof AppError ? err : new AppError('internal', 'Internal server error', { cause: err });
-      // The request's end log line reports it, as the exception filter does for errors before the headers.
-      res.err = appError;
-      res.end(`data: ${JSON.stringify(mapAppError(appError).body)}\n\n${DONE_FRAME}`);
+      if (commit !== undefined) {
+        await commit().catch((storeErr: unknown) => this.logger.error(storeErr, 'failed reply not stored'));
+      }
+      endWithError(res, appError);
     } finally {
       clearImmediate(flushHeaders);
     }
   }
 
-  /** Deferred past the current I/O so it never delays the client's bytes, an error body written by the filter included. */
-  private settle(onSettled: NonNullable<RelayPlan['onSettled']>, outcome: RelayOutcome): void {
+  /**
+   * Commits the reply before the stream's last write. False when that failed: the stream has then been ended with an
+   * error event and [DONE] instead, so the client does not take an unstored reply for a finished turn.
+   */
+  private async commitBeforeEnd(
+    commit: () => Promise<void>,
+    res: ServerResponse,
+    outcome: RelayOutcome,
+  ): Promise<boolean> {
+    try {
+      await commit();
+      return true;
+    } catch (err) {
+      outcome.status = 'error';
+      outcome.error = err;
+      endWithError(res, replyNotStored(err));
+      return false;
+    }
+  }
+
+  /**
+   * A reply not committed yet (the client went away) is stored now; then the after-response work runs, deferred past
+   * the current I/O so it never delays the client's bytes, an error body written by the filter included.
+   */
+  private settle(recorder: ReplyRecorder, commit: () => Promise<void>, outcome: RelayOutcome): void {
     setImmediate(() => {
-      Promise.resolve()
-        .then(() => onSettled(outcome))
-        .catch((err: unknown) => this.logger.error(err, 'after-response hook failed'));
+      commit()
+        .then(() => recorder.afterResponse(outcome))
+        .catch((err: unknown) => this.logger.error(err, 'after-response work failed'));
     });
   }
+}
+
+/** The stream's status line is gone: a failure becomes a final error event, then [DONE], as vLLM itself does. */
+function endWithError(res: ServerResponse, error: AppError): void {
+  // The request's end log line reports it, as the exception filter does for errors before the headers.
+  res.err = error;
+  res.end(`data: ${JSON.stringify(mapAppError(error).body)}\n\n${DONE_FRAME}`);
+}
+
+function replyNotStored(cause: unknown): AppError {
+  return new AppError('service_unavailable', 'The reply could not be stored in the conversation; please retry.', {
+    cause,
+  });
+}
+
+/** The first call runs `run`; later calls get the same promise. */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= run());
 }
 
 /**

@@ -36,6 +36,8 @@ export abstract class AppConfig {
   abstract readonly bodyLimit: string;
   /** `bodyLimit` in bytes (1 kb = 1024 bytes). */
   abstract readonly bodyLimitBytes: number;
+  /** The most messages one chat request may carry (each may cost a `/tokenize` call in a conversation turn). */
+  abstract readonly maxMessages: number;
   /** Processes serving HTTP: 1 runs the app in this process; more forks that many cluster workers behind it. */
   abstract readonly workers: number;
 }

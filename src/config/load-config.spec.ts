@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       },
       bodyLimit: '10mb',
       bodyLimitBytes: 10 * 1024 * 1024,
+      maxMessages: 2048,
       workers: 1,
     });
   });

@@ -119,6 +119,7 @@ export function loadConfig(env: Env): AppConfig {
     idleTimeoutMs: int('VLLM_IDLE_TIMEOUT_MS', 60_000, 1, 3_600_000),
   };
   const migrationsRun = bool('MIGRATIONS_RUN', false);
+  const maxMessages = int('MAX_MESSAGES', 2_048, 1, 1_000_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -141,11 +142,10 @@ export function loadConfig(env: Env): AppConfig {
     }),
     bodyLimit,
     bodyLimitBytes: sizeInBytes(bodyLimit),
+    maxMessages,
     workers,
   });
 }
-
-const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 const DURATION_UNIT_SECONDS: Readonly<Record<string, number>> = {
   ms: 0.001,
@@ -166,6 +166,8 @@ export function durationSeconds(duration: string): number {
   if (match === null) return 0;
   return Math.floor(Number(match[1]) * (DURATION_UNIT_SECONDS[(match[2] ?? '').toLowerCase() || 's'] ?? 0));
 }
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 /** BODY_LIMIT in bytes, computed as body-parser's `bytes` does, so both request paths draw the line at the same byte. */
 function sizeInBytes(size: string): number {

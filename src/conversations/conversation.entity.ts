@@ -46,6 +46,10 @@ export class Conversation {
   @Column({ name: 'last_seq', type: 'integer', default: 0 })
   lastSeq: number;
 
+  /** The first seq a turn sends to the model; truncation moves it forward only when the window overflows. */
+  @Column({ name: 'context_start_seq', type: 'integer', default: 0 })
+  contextStartSeq: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

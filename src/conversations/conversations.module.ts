@@ -7,13 +7,24 @@ import { ChatMessage } from './chat-message.entity.js';
 import { Conversation } from './conversation.entity.js';
 import { ConversationsController } from './conversations.controller.js';
 import { ConversationsService } from './conversations.service.js';
-import { MessageStore } from './message-store.js';
-import { TokenCounter } from './token-counter.js';
+import { MessageStore } from './turn/message-store.js';
+import { RequestResolver } from './turn/request-resolver.js';
+import { TokenCounter } from './turn/token-counter.js';
+import { TurnBudget } from './turn/turn-budget.js';
+import { TurnRecorder } from './turn/turn-recorder.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Conversation, ChatMessage]), LlmConfigsModule, VllmModule],
   controllers: [ConversationsController],
-  providers: [ConversationsService, ChatMemoryService, MessageStore, TokenCounter],
+  providers: [
+    ConversationsService,
+    ChatMemoryService,
+    RequestResolver,
+    TurnBudget,
+    TurnRecorder,
+    MessageStore,
+    TokenCounter,
+  ],
   exports: [ChatMemoryService, ConversationsService],
 })
 export class ConversationsModule {}

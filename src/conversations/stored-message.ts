@@ -1,5 +1,4 @@
 import type { JsonObject } from '../common/json.js';
-import type { ChatMessage } from './chat-message.entity.js';
 
 /** The columns of a message that come from the OpenAI message object itself. */
 export interface MessageFields {
@@ -34,14 +33,4 @@ export function toUpstreamMessage(row: MessageFields): JsonObject {
   if (row.toolCalls !== null) message['tool_calls'] = row.toolCalls;
   if (row.toolCallId !== null) message['tool_call_id'] = row.toolCallId;
   return message;
-}
-
-/**
- * Whether a stored message goes back to the model. A failed reply is not something the model said, and an
- * aborted one that produced nothing would be an empty assistant turn; the user message before them stays.
- */
-export function isReplayed(row: Pick<ChatMessage, 'role' | 'status' | 'content' | 'toolCalls'>): boolean {
-  if (row.role !== 'assistant' || row.status === 'complete') return true;
-  if (row.status === 'error') return false;
-  return row.content !== '' || row.toolCalls !== null;
 }

@@ -15,7 +15,7 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import type { LlmConfig } from './llm-config.entity.js';
-import { EXTENSION_FIELDS } from '../chat/chat-request.js';
+import { EXTENSION_FIELDS } from '../common/extension-fields.js';
 
 /**
  * Request fields a config must not set through `extra_params`: the first-class settings (so there is one place for

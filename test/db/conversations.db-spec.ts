@@ -3,9 +3,11 @@ import type { DataSource } from 'typeorm';
 import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
 import { Conversation } from '../../src/conversations/conversation.entity.js';
 import { ConversationsService } from '../../src/conversations/conversations.service.js';
-import { MessageStore, type NewMessage } from '../../src/conversations/message-store.js';
+import { MessageStore, type NewMessage } from '../../src/conversations/turn/message-store.js';
 import { createConversation, createMessages } from '../factories/conversations.js';
 import { openTestDataSource } from '../helpers/pg.js';
+
+const rows = (count: number): { rows: number; bytes: number } => ({ rows: count, bytes: 1 << 30 });
 
 const userMessage = (content: string): NewMessage => ({
   role: 'user',
@@ -39,7 +41,9 @@ describe('conversation storage (real PostgreSQL)', () => {
     const conversation = await createConversation(db);
 
     const replySeqs = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => store.appendTurn(conversation.id, [userMessage(`turn ${i}`)], `req-${i}`)),
+      Array.from({ length: 10 }, (_, i) =>
+        store.appendTurn(conversation.id, [userMessage(`turn ${i}`)], `req-${i}`, 0),
+      ),
     );
     await Promise.all(
       replySeqs.map((seq, i) =>
@@ -86,6 +90,7 @@ describe('conversation storage (real PostgreSQL)', () => {
         { ...userMessage('42'), role: 'tool', toolCallId: 'call_1' },
       ],
       'req-parts',
+      0,
     );
 
     expect(replySeq).toBe(4);
@@ -102,7 +107,7 @@ describe('conversation storage (real PostgreSQL)', () => {
 
   it('never stores a reply twice for the same turn', async () => {
     const conversation = await createConversation(db);
-    const seq = (await store.appendTurn(conversation.id, [userMessage('hi')], 'req-dup')) ?? -1;
+    const seq = (await store.appendTurn(conversation.id, [userMessage('hi')], 'req-dup', 0)) ?? -1;
     const reply = {
       conversationId: conversation.id,
       seq,
@@ -127,15 +132,15 @@ describe('conversation storage (real PostgreSQL)', () => {
   });
 
   it('appends nothing to a conversation that does not exist', async () => {
-    expect(await store.appendTurn('00000000-0000-4000-8000-00000000dead', [userMessage('x')], 'req-x')).toBeNull();
+    expect(await store.appendTurn('00000000-0000-4000-8000-00000000dead', [userMessage('x')], 'req-x', 0)).toBeNull();
   });
 
   it('reads the newest messages in order with one bounded query, and says when older ones exist', async () => {
     const conversation = await createConversation(db);
     await createMessages(db, conversation.id, 30);
 
-    const bounded = await store.loadTurnContext(conversation.id, 10);
-    const whole = await store.loadTurnContext(conversation.id, 30);
+    const bounded = await store.loadTurnContext(conversation.id, rows(10), null);
+    const whole = await store.loadTurnContext(conversation.id, rows(30), null);
 
     expect(bounded?.history.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 21));
     expect(bounded?.history[0]).toMatchObject({ content: 'm21', role: 'user', tokenCount: 10 });
@@ -144,15 +149,48 @@ describe('conversation storage (real PostgreSQL)', () => {
     expect(whole?.complete).toBe(true);
   });
 
+  it('bounds the read in bytes too, and reads from the context start on', async () => {
+    const conversation = await createConversation(db);
+    await createMessages(db, conversation.id, 30);
+    // Each message is 'mNN' (3 bytes): 12 bytes hold the newest four.
+    const byBytes = await store.loadTurnContext(conversation.id, { rows: 100, bytes: 12 }, null);
+    expect(byBytes?.history.map((m) => m.seq)).toEqual([27, 28, 29, 30]);
+    expect(byBytes?.complete).toBe(false);
+
+    await db.query('UPDATE conversations SET context_start_seq = 25 WHERE id = $1', [conversation.id]);
+    const fromStart = await store.loadTurnContext(conversation.id, rows(100), null);
+    expect(fromStart?.history.map((m) => m.seq)).toEqual([25, 26, 27, 28, 29, 30]);
+    expect(fromStart).toMatchObject({ contextStartSeq: 25, complete: true });
+
+    // A turn that cuts moves the start forward in the same statement, never backwards.
+    await store.appendTurn(conversation.id, [userMessage('next')], 'req-cut', 29);
+    await store.appendTurn(conversation.id, [userMessage('later')], 'req-nocut', 0);
+    const [row] = await db.query<{ context_start_seq: number }[]>(
+      'SELECT context_start_seq FROM conversations WHERE id = $1',
+      [conversation.id],
+    );
+    expect(row?.context_start_seq).toBe(29);
+  });
+
+  it('reads a conversation only for its owner, or for anyone when no owner is asked', async () => {
+    const conversation = await createConversation(db);
+    await db.query(`UPDATE conversations SET owner = 'key-a' WHERE id = $1`, [conversation.id]);
+    expect(await store.loadTurnContext(conversation.id, rows(10), 'key-a')).not.toBeNull();
+    expect(await store.loadTurnContext(conversation.id, rows(10), null)).not.toBeNull();
+    expect(await store.loadTurnContext(conversation.id, rows(10), 'key-b')).toBeNull();
+  });
+
   it('reads a conversation without messages, and nothing for an unknown one', async () => {
     const conversation = await createConversation(db);
 
-    expect(await store.loadTurnContext(conversation.id, 10)).toEqual({
+    expect(await store.loadTurnContext(conversation.id, rows(10), null)).toEqual({
       llmConfigId: null,
+      contextStartSeq: 0,
       history: [],
       complete: true,
+      lastSeq: 0,
     });
-    expect(await store.loadTurnContext('00000000-0000-4000-8000-00000000dead', 10)).toBeNull();
+    expect(await store.loadTurnContext('00000000-0000-4000-8000-00000000dead', rows(10), null)).toBeNull();
   });
 
   it('reads history through the (conversation_id, seq) index, newest first, bounded', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { ChatMemoryService } from '../../src/conversations/chat-memory.service.js';
-import { MessageStore } from '../../src/conversations/message-store.js';
+import { MessageStore } from '../../src/conversations/turn/message-store.js';
+import { TurnRecorder } from '../../src/conversations/turn/turn-recorder.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { type ErrorBody, jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
@@ -339,24 +339,24 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
     }
   });
 
-  it('waits, on graceful shutdown, for a reply still being stored before the pool closes', async () => {
+  it('waits, on graceful shutdown, for token counts still being written before the pool closes', async () => {
     const own = await startGateway({ VLLM_BASE_URL: sim.url });
     const store = own.app.get(MessageStore);
-    const memory = own.app.get(ChatMemoryService);
+    const recorder = own.app.get(TurnRecorder);
     const db = own.app.get(DataSource);
-    // The reply's write is held until shutdown starts, so it is certainly in flight when the app closes.
+    // The counts' write is held until shutdown starts, so it is certainly in flight when the app closes.
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let writing = false;
-    const insertReply = store.insertReply.bind(store);
-    jest.spyOn(store, 'insertReply').mockImplementation(async (row) => {
+    const fillTokenCounts = store.fillTokenCounts.bind(store);
+    jest.spyOn(store, 'fillTokenCounts').mockImplementation(async (id, counts) => {
       writing = true;
       await gate;
-      await insertReply(row);
+      await fillTokenCounts(id, counts);
       writing = false;
     });
-    const shutdown = memory.onApplicationShutdown.bind(memory);
-    jest.spyOn(memory, 'onApplicationShutdown').mockImplementation(() => {
+    const shutdown = recorder.onApplicationShutdown.bind(recorder);
+    jest.spyOn(recorder, 'onApplicationShutdown').mockImplementation(() => {
       release();
       return shutdown();
     });
@@ -374,7 +374,7 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
       messages: [{ role: 'user', content: 'last words' }],
     });
     expect(turn.status).toBe(200);
-    await waitFor(() => writing, 'the reply write to start');
+    await waitFor(() => writing, 'the counts write to start');
     await own.close();
 
     expect(writingWhenPoolClosed).toBe(false);
@@ -382,6 +382,9 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
       { role: 'user', content: 'last words' },
       { role: 'assistant', content: 'last words' },
     ]);
+    expect(await rowsAfterClose(conversation.id, 'token_count')).not.toContainEqual(
+      expect.objectContaining({ token_count: null }),
+    );
   });
 
   it('stores the reply of a turn the client hangs up on while the app is closing', async () => {
@@ -409,7 +412,7 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
 });
 
 /** A conversation's rows, read on a connection of its own once the gateway that wrote them is closed. */
-async function rowsAfterClose(conversationId: string, column: 'content' | 'status'): Promise<Json[]> {
+async function rowsAfterClose(conversationId: string, column: 'content' | 'status' | 'token_count'): Promise<Json[]> {
   const check = await openTestDataSource();
   try {
     return await check.query<Json[]>(

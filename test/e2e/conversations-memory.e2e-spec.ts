@@ -1,13 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ChatMemoryService, type ResolvedChatRequest } from '../../src/conversations/chat-memory.service.js';
+import {
+  ChatMemoryService,
+  namesConversationOrConfig,
+  type PreparedChat,
+} from '../../src/conversations/chat-memory.service.js';
 import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 
 type Json = Record<string, unknown>;
+
+const completion = (content: string): string =>
+  JSON.stringify({
+    model: 'sim-model',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+  });
 
 /**
  * `ChatMemoryService` on the real app (PostgreSQL, the simulator's /tokenize): what the HTTP tests in
@@ -33,11 +43,12 @@ describe('chat memory service (e2e, service level)', () => {
     await sim?.close();
   });
 
-  async function resolve(body: Json): Promise<ResolvedChatRequest> {
-    const resolved = await memory.resolveChatRequest(body, { requestId: randomUUID(), receivedAt: performance.now() });
-    if (resolved === undefined) throw new Error('expected the request to be resolved');
-    return resolved;
-  }
+  const resolve = (body: Json): Promise<PreparedChat> =>
+    memory.prepare(body, { requestId: randomUUID(), receivedAt: performance.now(), owner: null });
+
+  /** Ends a prepared turn as a client that left before any token would. */
+  const abandon = (prepared: PreparedChat): Promise<void> =>
+    prepared.recorder?.commit({ status: 'aborted' }) ?? Promise.resolve();
 
   const countQueries = async (work: () => Promise<unknown>): Promise<number> => {
     const spy = jest.spyOn(db.logger, 'logQuery');
@@ -67,7 +78,7 @@ describe('chat memory service (e2e, service level)', () => {
         { role: 'user', content: 'x' },
       ],
     });
-    await resolved.turn?.settle({ status: 'aborted' });
+    await abandon(resolved);
   });
 
   it('leaves room for the reply: a max_tokens the context window cannot hold is a 400 on messages', async () => {
@@ -80,11 +91,10 @@ describe('chat memory service (e2e, service level)', () => {
 
   it('makes no query for a plain request', async () => {
     const queries = await countQueries(async () => {
-      const resolved = await memory.resolveChatRequest(
-        { model: 'sim-model', messages: [{ role: 'user', content: 'x' }], prompt_variables: { a: 'b' } },
-        { requestId: 'plain', receivedAt: 0 },
-      );
-      expect(resolved).toBeUndefined();
+      const body = { model: 'sim-model', messages: [{ role: 'user', content: 'x' }], prompt_variables: { a: 'b' } };
+      expect(namesConversationOrConfig(body)).toBe(false);
+      const prepared = await resolve(body);
+      expect(prepared.recorder).toBeUndefined();
     });
     expect(queries).toBe(0);
   });
@@ -99,20 +109,23 @@ describe('chat memory service (e2e, service level)', () => {
   it('costs a conversation turn one read and one write before vLLM is called', async () => {
     const conversation = await postConversation(call);
     const first = await resolve({ conversation_id: conversation.id, messages: [{ role: 'user', content: 'warm' }] });
-    await first.turn?.settle({ status: 'aborted' });
+    await first.recorder?.commit({ status: 'complete', body: Buffer.from(completion('hot')) });
 
+    let turn: PreparedChat | undefined;
     const queries = await countQueries(async () => {
-      const turn = await resolve({
+      turn = await resolve({
         conversation_id: conversation.id,
         messages: [{ role: 'user', content: 'counted' }],
       });
-      expect(turn.body['messages']).toEqual([
+      expect(turn?.body['messages']).toEqual([
         { role: 'user', content: 'warm' },
+        { role: 'assistant', content: 'hot' },
         { role: 'user', content: 'counted' },
       ]);
     });
 
     expect(queries).toBe(2);
     expect(await db.getRepository(ChatMessage).countBy({ conversationId: conversation.id })).toBe(3);
+    if (turn !== undefined) await abandon(turn);
   });
 });

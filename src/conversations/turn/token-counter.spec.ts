@@ -1,7 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import type { VllmService } from '../vllm/vllm.service.js';
-import type { TokenizeResponse } from '../vllm/vllm.types.js';
-import { TokenCounter, userMessageUpperBound } from './token-counter.js';
+import type { VllmService } from '../../vllm/vllm.service.js';
+import type { TokenizeResponse } from '../../vllm/vllm.types.js';
+import { TokenCounter, TokenizeLimiter, userMessageUpperBound } from './token-counter.js';
 
 interface TokenizeBody {
   messages: { role: string; content: string }[];
@@ -21,6 +21,34 @@ function fakeVllm(): jest.Mocked<Pick<VllmService, 'tokenize'>> {
 }
 
 describe('TokenCounter', () => {
+  it('keeps at most four /tokenize calls of one request in flight, the probe and system prompt included', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    let calls = 0;
+    const vllm = {
+      tokenize: jest.fn(async (): Promise<TokenizeResponse> => {
+        calls++;
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        inFlight--;
+        return { count: 7, max_model_len: 100, tokens: [] };
+      }),
+    };
+    const counter = new TokenCounter(vllm as unknown as VllmService);
+    const limiter = new TokenizeLimiter();
+    const messages = Array.from({ length: 40 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `m${i}` }));
+    const [result] = await Promise.all([
+      counter.countMessages('m', messages, 'req', undefined, limiter),
+      counter.countSystemPrompt('m', { role: 'system', content: 's' }, 'req', undefined, limiter),
+      counter.generationPromptTokens('m', 'req', undefined, limiter),
+    ]);
+    expect(result.counts).toHaveLength(40);
+    expect(peak).toBe(4);
+    // One call per message, one for the system prompt, two for the model's probe (shared by the assistant ones).
+    expect(calls).toBe(40 + 1 + 2);
+  });
+
   it('counts each message with vLLM’s template, an assistant reply after a probe user turn', async () => {
     const vllm = fakeVllm();
     const counter = new TokenCounter(vllm as unknown as VllmService);

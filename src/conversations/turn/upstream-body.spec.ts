@@ -1,12 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { LlmConfig } from '../llm-configs/llm-config.entity.js';
-import {
-  applyConfig,
-  clientAskedForUsage,
-  replyReserve,
-  splitLeadingSystem,
-  systemMessages,
-} from './upstream-request.js';
+import type { LlmConfig } from '../../llm-configs/llm-config.entity.js';
+import { applyConfig, clientAskedForUsage, replyReserve, splitLeadingSystem, systemMessages } from './upstream-body.js';
 
 function config(fields: Partial<LlmConfig> = {}): LlmConfig {
   return {

@@ -1,7 +1,8 @@
-import { EXTENSION_FIELDS } from '../chat/chat-request.js';
-import type { LlmConfig } from '../llm-configs/llm-config.entity.js';
-import { type PromptVariables, renderPromptTemplate } from '../llm-configs/prompt-template.js';
-import type { JsonObject } from '../common/json.js';
+import { EXTENSION_FIELDS } from '../../common/extension-fields.js';
+import type { JsonObject } from '../../common/json.js';
+import type { LlmConfig } from '../../llm-configs/llm-config.entity.js';
+import { type PromptVariables, renderPromptTemplate } from '../../llm-configs/prompt-template.js';
+import { type MessageFields, toUpstreamMessage } from '../stored-message.js';
 
 const isSet = (value: unknown): boolean => value !== undefined && value !== null;
 
@@ -65,4 +66,33 @@ export function replyReserve(upstream: JsonObject): number {
 export function clientAskedForUsage(body: JsonObject): boolean {
   const options = body['stream_options'];
   return typeof options === 'object' && options !== null && (options as JsonObject)['include_usage'] !== false;
+}
+
+export interface TurnMessages {
+  system: readonly JsonObject[];
+  /** The stored messages the turn sends, oldest first. */
+  history: readonly MessageFields[];
+  /** The request's own messages after its leading system ones. */
+  rest: readonly JsonObject[];
+}
+
+/**
+ * What vLLM receives for a conversation turn: the request with its config applied (`withConfig`), its messages
+ * replaced by system + kept history + the new messages, and, for a stream whose client did not ask for the usage
+ * chunk, `include_usage` turned on (the stored reply needs the counts; the relay hides that chunk from the client).
+ */
+export function turnUpstreamBody(
+  withConfig: JsonObject,
+  messages: TurnMessages,
+): { body: JsonObject; hideUsageChunk: boolean } {
+  const body: JsonObject = {
+    ...withConfig,
+    messages: [...messages.system, ...messages.history.map(toUpstreamMessage), ...messages.rest],
+  };
+  const hideUsageChunk = body['stream'] === true && !clientAskedForUsage(withConfig);
+  if (hideUsageChunk) {
+    const options = body['stream_options'];
+    body['stream_options'] = { ...(typeof options === 'object' ? options : {}), include_usage: true };
+  }
+  return { body, hideUsageChunk };
 }

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { ChatMessage, type ChatMessageStatus } from './chat-message.entity.js';
-import { Conversation } from './conversation.entity.js';
-import type { MessageFields } from './stored-message.js';
+import { ChatMessage, type ChatMessageStatus } from '../chat-message.entity.js';
+import { Conversation } from '../conversation.entity.js';
+import type { MessageFields } from '../stored-message.js';
 
 /** A stored message as a conversation turn reads it. */
 export interface HistoryMessage extends MessageFields {
@@ -14,10 +14,20 @@ export interface HistoryMessage extends MessageFields {
 
 export interface TurnContext {
   llmConfigId: string | null;
-  /** Oldest first. */
+  /** The first seq turns send (see `planContext`). */
+  contextStartSeq: number;
+  /** Oldest first, from the context start on. */
   history: HistoryMessage[];
-  /** False when the conversation has older messages than the bounded read returned. */
+  /** False when messages after the context start were left out by the read's bounds (rows or bytes). */
   complete: boolean;
+  /** The conversation's highest seq handed out, when it was read. */
+  lastSeq: number;
+}
+
+/** How much of a conversation one turn reads: its rows and their text, the bound on what a request costs. */
+export interface HistoryBounds {
+  rows: number;
+  bytes: number;
 }
 
 export interface NewMessage extends MessageFields {
@@ -43,6 +53,9 @@ export interface ReplyRow {
 
 interface HistoryRow {
   llm_config_id: string | null;
+  context_start_seq: number;
+  last_seq: number;
+  first_seq: number | null;
   seq: number | null;
   role: string;
   content: string;
@@ -67,21 +80,35 @@ export class MessageStore {
   ) {}
 
   /**
-   * The conversation's config and its newest `limit` messages in order, or null when it does not exist. One query,
-   * newest first on the (conversation_id, seq) unique index with a LIMIT, reversed here; one extra row tells whether
-   * anything older was left out.
+   * The conversation's config and its newest messages from the context start on, oldest first, or null when it does
+   * not exist or belongs to another owner (`owner` null: any). One query: newest first on the (conversation_id, seq)
+   * unique index, bounded by `bounds.rows` and by a running sum of the stored sizes (`bounds.bytes`, which the
+   * database knows without reading the text), reversed here. The context's first seq tells whether the read
+   * reached it.
    */
-  async loadTurnContext(conversationId: string, limit: number): Promise<TurnContext | null> {
+  async loadTurnContext(
+    conversationId: string,
+    bounds: HistoryBounds,
+    owner: string | null,
+  ): Promise<TurnContext | null> {
     const rows: HistoryRow[] = await this.conversations.query(
-      `SELECT c.llm_config_id, m.seq, m.role, m.content, m.content_parts, m.tool_calls, m.tool_call_id, m.name,
-              m.status, m.token_count
+      `SELECT c.llm_config_id, c.context_start_seq, c.last_seq, f.first_seq, m.seq, m.role, m.content,
+              m.content_parts, m.tool_calls, m.tool_call_id, m.name, m.status, m.token_count
        FROM conversations c
        LEFT JOIN LATERAL (
-         SELECT seq, role, content, content_parts, tool_calls, tool_call_id, name, status, token_count
-         FROM chat_messages WHERE conversation_id = c.id ORDER BY seq DESC LIMIT $2
+         SELECT min(seq) AS first_seq FROM chat_messages WHERE conversation_id = c.id AND seq >= c.context_start_seq
+       ) f ON true
+       LEFT JOIN LATERAL (
+         SELECT * FROM (
+           SELECT seq, role, content, content_parts, tool_calls, tool_call_id, name, status, token_count,
+                  sum(octet_length(content) + coalesce(pg_column_size(content_parts), 0)
+                      + coalesce(pg_column_size(tool_calls), 0)) OVER (ORDER BY seq DESC) AS bytes
+           FROM chat_messages WHERE conversation_id = c.id AND seq >= c.context_start_seq
+           ORDER BY seq DESC LIMIT $2
+         ) w WHERE w.bytes <= $3
        ) m ON true
-       WHERE c.id = $1`,
-      [conversationId, limit + 1],
+       WHERE c.id = $1 AND ($4::text IS NULL OR c.owner = $4)`,
+      [conversationId, bounds.rows, bounds.bytes, owner],
     );
     const first = rows[0];
     if (first === undefined) return null;
@@ -100,19 +127,29 @@ export class MessageStore {
         tokenCount: row.token_count,
       });
     }
-    const complete = history.length <= limit;
-    if (!complete) history.pop();
     history.reverse();
-    return { llmConfigId: first.llm_config_id, history, complete };
+    const complete = first.first_seq === null || history[0]?.seq === first.first_seq;
+    return {
+      llmConfigId: first.llm_config_id,
+      contextStartSeq: first.context_start_seq,
+      history,
+      complete,
+      lastSeq: first.last_seq,
+    };
   }
 
   /**
    * Stores the request's messages and reserves one more seq for the reply, in one statement: raising
    * `conversations.last_seq` locks the row until the insert commits, so concurrent turns get distinct, increasing
-   * seqs and keep their user message and reply next to each other. Returns the reply's seq, or null when the
-   * conversation no longer exists.
+   * seqs and keep their user message and reply next to each other. A truncation's new context start is written in
+   * the same statement (never backwards). Returns the reply's seq, or null when the conversation no longer exists.
    */
-  async appendTurn(conversationId: string, messages: readonly NewMessage[], requestId: string): Promise<number | null> {
+  async appendTurn(
+    conversationId: string,
+    messages: readonly NewMessage[],
+    requestId: string,
+    contextStartSeq: number,
+  ): Promise<number | null> {
     const reserved = messages.length + 1;
     const rows = messages.map((m, i) => ({
       i: i + 1,
@@ -126,7 +163,9 @@ export class MessageStore {
     }));
     const result: { last_seq: number }[] = await this.conversations.query(
       `WITH c AS (
-         UPDATE conversations SET last_seq = last_seq + $2, updated_at = now() WHERE id = $1 RETURNING last_seq
+         UPDATE conversations
+         SET last_seq = last_seq + $2, context_start_seq = GREATEST(context_start_seq, $5), updated_at = now()
+         WHERE id = $1 RETURNING last_seq
        ), inserted AS (
          INSERT INTO chat_messages
            (conversation_id, seq, role, content, content_parts, tool_calls, tool_call_id, name, status, token_count,
@@ -137,7 +176,7 @@ export class MessageStore {
                 tool_calls jsonb, tool_call_id text, name text, token_count integer)
        )
        SELECT last_seq FROM c`,
-      [conversationId, reserved, JSON.stringify(rows), requestId],
+      [conversationId, reserved, JSON.stringify(rows), requestId, contextStartSeq],
     );
     return result[0]?.last_seq ?? null;
   }

@@ -1,4 +1,4 @@
-import { isJsonObject, type JsonObject } from '../common/json.js';
+import { isJsonObject, type JsonObject } from '../../common/json.js';
 
 /** What a conversation stores of one assistant reply, from a JSON answer or from the relayed stream. */
 export interface AssistantReply {

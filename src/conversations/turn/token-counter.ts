@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { VllmService } from '../vllm/vllm.service.js';
-import type { TokenizeResponse, UpstreamCallOptions } from '../vllm/vllm.types.js';
-import type { JsonObject } from '../common/json.js';
+import { createHash } from 'node:crypto';
+import type { JsonObject } from '../../common/json.js';
+import { VllmService } from '../../vllm/vllm.service.js';
+import type { TokenizeResponse, UpstreamCallOptions } from '../../vllm/vllm.types.js';
 
 export interface MessageCounts {
   /** Tokens each message takes in a prompt, in order. */
@@ -10,8 +11,16 @@ export interface MessageCounts {
   maxModelLen: number | undefined;
 }
 
-/** System prompts repeat across turns; a small map is enough, cleared when it fills. */
-const SYSTEM_PROMPT_CACHE_SIZE = 256;
+/** `/tokenize` calls one request may have in flight: a turn with many uncounted messages queues, not floods vLLM. */
+export const TOKENIZE_CONCURRENCY = 4;
+/**
+ * System prompts repeat across turns; their counts are cached under a digest of (model, message), so an entry's size
+ * does not depend on the prompt's: the bound in bytes is a bound in entries. Cleared when it fills.
+ */
+const SYSTEM_PROMPT_CACHE_BYTES = 256 * 1024;
+/** A digest key (64 hex characters, two bytes each in a JS string) and its count, with the Maps' overhead. */
+const SYSTEM_PROMPT_ENTRY_BYTES = 256;
+const SYSTEM_PROMPT_CACHE_ENTRIES = SYSTEM_PROMPT_CACHE_BYTES / SYSTEM_PROMPT_ENTRY_BYTES;
 const PROBE_MESSAGE = { role: 'user', content: 'x' };
 const utf8 = new TextEncoder();
 
@@ -53,26 +62,32 @@ export class TokenCounter {
   constructor(private readonly vllm: VllmService) {}
 
   /**
-   * Counts each message with one `/tokenize` call per message, all at once; no call for no messages. An assistant
-   * message is counted after a probe user message, minus the probe: templates that insist on a user turn first
-   * (Mistral's, Gemma's) refuse an assistant message alone.
+   * Counts each message with one `/tokenize` call per message, at most `TOKENIZE_CONCURRENCY` at a time; no call for
+   * no messages. An assistant message is counted after a probe user message, minus the probe: templates that insist
+   * on a user turn first (Mistral's, Gemma's) refuse an assistant message alone.
    */
   async countMessages(
     model: string | undefined,
     messages: readonly JsonObject[],
     requestId: string,
     stickyKey?: string,
+    limiter = new TokenizeLimiter(),
   ): Promise<MessageCounts> {
     const options = { requestId: `${requestId}-tok`, stickyKey };
     const tokenize = (rendered: JsonObject[]): Promise<TokenizeResponse> =>
-      this.vllm.tokenize(
-        { ...(model === undefined ? {} : { model }), messages: rendered, add_generation_prompt: false },
-        options,
+      limiter.run(() =>
+        this.vllm.tokenize(
+          { ...(model === undefined ? {} : { model }), messages: rendered, add_generation_prompt: false },
+          options,
+        ),
       );
     const answers = await Promise.all(
       messages.map(async (message): Promise<TokenizeResponse> => {
         if (message['role'] !== 'assistant') return tokenize([message]);
-        const [probe, withProbe] = await Promise.all([this.probe(model, options), tokenize([PROBE_MESSAGE, message])]);
+        const [probe, withProbe] = await Promise.all([
+          this.probe(model, options, limiter),
+          tokenize([PROBE_MESSAGE, message]),
+        ]);
         return { ...withProbe, count: Math.max(0, withProbe.count - probe.bare) };
       }),
     );
@@ -105,15 +120,16 @@ export class TokenCounter {
     message: JsonObject,
     requestId: string,
     stickyKey?: string,
+    limiter?: TokenizeLimiter,
   ): Promise<MessageCounts> {
     const key = systemPromptKey(model, message);
     const cached = this.systemPrompts.get(key);
     if (cached !== undefined) return cached;
-    if (this.systemPrompts.size >= SYSTEM_PROMPT_CACHE_SIZE) {
+    if (this.systemPrompts.size >= SYSTEM_PROMPT_CACHE_ENTRIES) {
       this.systemPrompts.clear();
       this.systemPromptCounts.clear();
     }
-    const counted = this.countMessages(model, [message], requestId, stickyKey);
+    const counted = this.countMessages(model, [message], requestId, stickyKey, limiter);
     this.systemPrompts.set(key, counted);
     counted.then(
       (answer) => {
@@ -126,20 +142,25 @@ export class TokenCounter {
   }
 
   /** Tokens of the generation prompt (`<|im_start|>assistant\n` and the like): a constant of the model's template. */
-  async generationPromptTokens(model: string | undefined, requestId: string, stickyKey?: string): Promise<number> {
-    const probe = await this.probe(model, { requestId: `${requestId}-tok`, stickyKey });
+  async generationPromptTokens(
+    model: string | undefined,
+    requestId: string,
+    stickyKey?: string,
+    limiter = new TokenizeLimiter(),
+  ): Promise<number> {
+    const probe = await this.probe(model, { requestId: `${requestId}-tok`, stickyKey }, limiter);
     return Math.max(0, probe.prompted - probe.bare);
   }
 
   /** Measured once per model (a failure is retried by the next caller). */
-  private probe(model: string | undefined, options: UpstreamCallOptions): Promise<Probe> {
+  private probe(model: string | undefined, options: UpstreamCallOptions, limiter: TokenizeLimiter): Promise<Probe> {
     const key = model ?? '';
     const cached = this.probes.get(key);
     if (cached !== undefined) return cached;
     const body = { ...(model === undefined ? {} : { model }), messages: [PROBE_MESSAGE] };
     const measured = Promise.all([
-      this.vllm.tokenize({ ...body, add_generation_prompt: false }, options),
-      this.vllm.tokenize({ ...body, add_generation_prompt: true }, options),
+      limiter.run(() => this.vllm.tokenize({ ...body, add_generation_prompt: false }, options)),
+      limiter.run(() => this.vllm.tokenize({ ...body, add_generation_prompt: true }, options)),
     ]).then(([bare, prompted]) => {
       this.maxModelLens.set(key, bare.max_model_len);
       const probe = { bare: bare.count, prompted: prompted.count };
@@ -153,9 +174,32 @@ export class TokenCounter {
 }
 
 function systemPromptKey(model: string | undefined, message: JsonObject): string {
-  return `${model ?? ''}\u0000${JSON.stringify(message)}`;
+  return createHash('sha256')
+    .update(`${model ?? ''}\u0000${JSON.stringify(message)}`)
+    .digest('hex');
 }
 
+/**
+ * A per-request bound on `/tokenize` calls in flight: every count a turn makes (its messages, the system prompt, the
+ * model's probe) waits its turn here, so one request never has more than `limit` of them at vLLM.
+ */
+export class TokenizeLimiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit = TOKENIZE_CONCURRENCY) {}
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await call();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 /**
  * An upper bound of the tokens a user message takes in a prompt, from its UTF-8 size: with byte-level BPE and
  * byte-fallback tokenizers every token covers at least one byte of text, so the text costs at most one token per
