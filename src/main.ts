@@ -51,6 +51,7 @@ function announce(config: AppConfig, port: number): void {
       `    API:      ${base}/v1/chat/completions`,
       `    Swagger:  ${base}/docs`,
       `    Health:   ${base}/health`,
+      `    Auth:     ${config.auth.enabled ? 'on: /v1 needs "Authorization: Bearer <key>"' : 'OFF: /v1 is open to any client'}`,
       `    Upstream: ${config.vllm.baseUrls.join(', ')}`,
       ...(config.workers > 1 ? [`    Workers:  ${config.workers} (cluster mode)`] : []),
       '',

@@ -17,6 +17,11 @@ const VISIBLE_PREFIX_LENGTH = KEY_PREFIX.length + 6;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** `last_used_at` is at most this stale, and a key's row is written at most this often. */
 export const LAST_USED_FLUSH_MS = 60_000;
+/**
+ * Keys made or revoked by another gateway process (cluster workers, other hosts) are picked up by re-reading the
+ * table this often: one small query per process, off the request path. This process's own changes apply at once.
+ */
+export const KEY_RELOAD_MS = 30_000;
 /** How much of a static key's digest names its owner: unique among any realistic number of keys, and not the key. */
 const STATIC_OWNER_DIGEST_CHARS = 16;
 
@@ -50,8 +55,8 @@ export interface CreatedApiKey {
 
 /**
  * Client keys: the static ones of `API_KEY` (every scope) and those made through the admin API, all held in memory
- * by SHA-256, so checking a key is one hash and one map lookup, never a database query. Rows are loaded once at
- * start-up; this process's own creations and revocations update the map at once. `last_used_at` is collected in
+ * by SHA-256, so checking a key is one hash and one map lookup, never a database query. Rows are loaded at start-up
+ * and re-read every `KEY_RELOAD_MS`; this process's own creations and revocations update the map at once. `last_used_at` is collected in
  * memory and written in one batched UPDATE a minute. Keys are never logged or echoed in an error.
  */
 @Injectable()
@@ -61,6 +66,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   /** Key id → when it was last used, since the last flush. */
   private readonly usedSinceFlush = new Map<string, Date>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
 
   constructor(
     config: AppConfig,
@@ -82,11 +88,17 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    for (const row of await this.keys.find()) this.remember(row);
+    await this.reload();
     this.flushTimer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS).unref();
+    this.reloadTimer = setInterval(() => {
+      this.reload().catch((err: unknown) => {
+        this.logger.warn({ err }, 'could not re-read the API keys; keeping the ones in memory');
+      });
+    }, KEY_RELOAD_MS).unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.reloadTimer);
     clearInterval(this.flushTimer);
     await this.flushLastUsed();
   }
@@ -144,6 +156,11 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     return row;
   }
 
+  /** Every row into the map: new keys appear, revocations and expiry changes apply. */
+  async reload(): Promise<void> {
+    for (const row of await this.keys.find()) this.remember(row);
+  }
+
   /** One UPDATE for every key used since the last flush; failures are logged and the times kept for the next one. */
   async flushLastUsed(): Promise<void> {
     if (this.usedSinceFlush.size === 0) return;
@@ -163,10 +180,12 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private remember(row: ApiKey): void {
+    // Revocation is final: a reload that read the row just before this process revoked it must not undo it.
+    const revoked = row.revokedAt !== null || this.byDigest.get(row.keyHash)?.revoked === true;
     this.byDigest.set(row.keyHash, {
       principal: { kind: 'api-key', keyId: row.id, owner: row.id, scopes: row.scopes },
       expiresAt: row.expiresAt?.getTime(),
-      revoked: row.revokedAt !== null,
+      revoked,
     });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * `npm start` / `npm run dev`: runs the gateway with whatever it lacks. Without DATABASE_URL it starts a persistent
  * PostgreSQL with its data in .data/pg and turns on MIGRATIONS_RUN; without VLLM_BASE_URL it starts the vLLM
- * simulator in this process. Then it runs the built gateway (`--watch`: `nest start --watch`) until it exits, and
+ * simulator in this process. Client authentication is off unless ENABLE_AUTH is set (the product's default is on):
+ * a local try-out should not need a key first. Then it runs the built gateway (`--watch`: `nest start --watch`) until it exits, and
  * stops what it started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -122,6 +123,12 @@ async function main(): Promise<number> {
     if (!env.DATABASE_URL) await startDatabase(env, cleanups);
     if (!env.VLLM_BASE_URL && stopSignal === undefined) await startUpstream(env, cleanups);
     if (stopSignal !== undefined) return signalExitCode(stopSignal);
+    if (!env.ENABLE_AUTH) {
+      env.ENABLE_AUTH = 'false';
+      log('client authentication is OFF (ENABLE_AUTH=false): any client can call /v1 without a key');
+    } else {
+      log(`ENABLE_AUTH=${env.ENABLE_AUTH} as set`);
+    }
     return await runGateway(env, process.argv.includes('--watch'));
   } finally {
     for (const cleanup of cleanups.reverse()) {
