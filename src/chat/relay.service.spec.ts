@@ -1,6 +1,7 @@
 import { describe, it, expect, jest } from '@jest/globals';
 import type { Request, Response } from 'express';
 import { EventEmitter } from 'node:events';
+import { ANONYMOUS } from '../auth/principal.js';
 import { AppError } from '../common/errors/app-error.js';
 import { type SseEvent, SseParser } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.js';
@@ -81,6 +82,7 @@ function setup(
     res: res as unknown as Response,
     requestId: 'req-1',
     receivedAt: performance.now(),
+    principal: ANONYMOUS,
   };
   return { relay, res, exchange, send };
 }

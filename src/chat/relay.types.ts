@@ -12,7 +12,7 @@ export interface Exchange {
   /** The body's bytes as the client sent them, when the fast lane read them (Express' body parser keeps none). */
   rawBody?: Buffer;
   /** Who the request acts for, as the global guard established it. */
-  principal?: Principal;
+  principal: Principal;
 }
 
 /** Everything the relay needs to know about one upstream call, decided before it starts. */

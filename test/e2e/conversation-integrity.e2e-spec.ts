@@ -7,7 +7,7 @@ import { MessageStore } from '../../src/conversations/turn/message-store.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, postConversation } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { open, post, sseData } from '../helpers/relay.js';
+import { open, post, send, sseData } from '../helpers/relay.js';
 
 type Json = Record<string, unknown>;
 type Message = { role: string; content: string | null };
@@ -240,6 +240,36 @@ describe('conversation integrity (e2e)', () => {
     expect(tokenizeCalls.length).toBeGreaterThanOrEqual(200);
     // Each new message once (before the call, its count then stored), the reply once after it.
     expect(tokenizeCalls.length).toBeLessThanOrEqual(201);
+  });
+
+  it("lets a key continue only its own conversations: another key's id is a 404 that stores and sends nothing", async () => {
+    const keys = ['sk-owner-one-0123456789', 'sk-owner-two-0123456789'];
+    const secured = await startGateway({ VLLM_BASE_URL: sim.url, ENABLE_AUTH: 'true', API_KEY: keys.join(',') });
+    try {
+      const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+      const created = await send(secured.url, '/v1/conversations', '{}', as(keys[0] ?? ''));
+      expect(created.status).toBe(201);
+      const { id } = JSON.parse(created.body) as { id: string };
+      const body = (content: string): string =>
+        JSON.stringify({ conversation_id: id, messages: [{ role: 'user', content }] });
+
+      const before = chatBodies().length;
+      const stranger = await send(secured.url, '/v1/chat/completions', body('not mine'), as(keys[1] ?? ''));
+      expect(stranger.status).toBe(404);
+      expect(JSON.parse(stranger.body)).toMatchObject({ error: { param: 'conversation_id', code: 'not_found' } });
+      expect(chatBodies()).toHaveLength(before);
+
+      const owner = await send(secured.url, '/v1/chat/completions', body('mine'), as(keys[0] ?? ''));
+      expect(owner.status).toBe(200);
+      const db = secured.app.get(DataSource);
+      const stored = await db.query<{ content: string }[]>(
+        'SELECT content FROM chat_messages WHERE conversation_id = $1 ORDER BY seq',
+        [id],
+      );
+      expect(stored.map((m) => m.content)).toEqual(['mine', 'mine']);
+    } finally {
+      await secured.close();
+    }
   });
 });
 
