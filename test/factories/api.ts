@@ -9,8 +9,8 @@ export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | number | null };
 }
 
-/** JSON calls against a running gateway; an empty body (204) comes back as {}. */
-export function jsonApi(baseUrl: string) {
+/** JSON calls against a running gateway, with `headers` on each (e.g. a key); an empty body (204) comes back as {}. */
+export function jsonApi(baseUrl: string, headers: Record<string, string> = {}) {
   return async function call<T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -18,7 +18,7 @@ export function jsonApi(baseUrl: string) {
   ): Promise<ApiResponse<T>> {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
