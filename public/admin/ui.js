@@ -16,6 +16,8 @@ export function notify(message, kind = 'success') {
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', onClick: () => toast.remove() }, '×'),
   );
   region.append(toast);
+  // Quick successive actions would otherwise stack notices up the screen; the newest few are enough.
+  while (region.childElementCount > 3) region.firstElementChild?.remove();
   if (kind === 'success') setTimeout(() => toast.remove(), 4000);
 }
 
