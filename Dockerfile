@@ -13,6 +13,8 @@ ENV NODE_ENV=production LOG_DIR=/app/logs
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The admin web UI's static files, found beside package.json at run time.
+COPY public ./public
 COPY package.json ./
 RUN mkdir -p /app/logs && chown node:node /app/logs
 USER node
