@@ -24,24 +24,31 @@ export class ApiError extends Error {
 
 /** @typedef {{ token: string, username: string, expiresAt: number }} Session */
 
+function readStored() {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    return session !== null && typeof session.token === 'string' && typeof session.expiresAt === 'number'
+      ? session
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 /** @returns {Session | null} the stored session, or null when there is none or it has expired */
 export function loadSession() {
-  let session;
-  try {
-    session = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
-  } catch {
-    session = null;
-  }
-  if (
-    session === null ||
-    typeof session.token !== 'string' ||
-    typeof session.expiresAt !== 'number' ||
-    session.expiresAt <= Date.now()
-  ) {
+  const session = readStored();
+  if (session === null || session.expiresAt <= Date.now()) {
     sessionStorage.removeItem(SESSION_KEY);
     return null;
   }
   return session;
+}
+
+/** Whether a session is stored whose lifetime is over: the login page then says why it is shown. */
+export function storedSessionExpired() {
+  const session = readStored();
+  return session !== null && session.expiresAt <= Date.now();
 }
 
 /** @param {Session} session */

@@ -1,10 +1,19 @@
-import { api, ApiError, clearSession, loadSession, login, setUnauthorizedHandler } from './api.js';
+import {
+  api,
+  ApiError,
+  clearSession,
+  loadSession,
+  login,
+  setUnauthorizedHandler,
+  storedSessionExpired,
+} from './api.js';
 import { renderApiKeys } from './api-keys.js';
 import { renderConversation, renderConversations } from './conversations.js';
 import { h, field, replace } from './dom.js';
 import { renderLlmConfigs } from './llm-configs.js';
 
 const root = document.getElementById('app');
+const EXPIRED_NOTICE = 'Your session has expired. Please sign in again.';
 
 const SECTIONS = [
   { path: 'conversations', label: 'Conversations' },
@@ -24,7 +33,7 @@ function signOut(message) {
   showLogin(message);
 }
 
-setUnauthorizedHandler(() => signOut('Your session has expired. Please sign in again.'));
+setUnauthorizedHandler(() => signOut(EXPIRED_NOTICE));
 
 function showLogin(notice) {
   document.title = 'Sign in · llm-gateway admin';
@@ -77,7 +86,7 @@ function startSession() {
   // setTimeout takes at most 2^31-1 ms; a longer token is checked again when that timer fires.
   const remaining = Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1);
   expiryTimer = setTimeout(() => {
-    if (loadSession() === null) signOut('Your session has expired. Please sign in again.');
+    if (loadSession() === null) signOut(EXPIRED_NOTICE);
     else startSession();
   }, remaining);
   buildShell(session.username);
@@ -159,5 +168,6 @@ function route() {
 
 window.addEventListener('hashchange', () => route());
 
-if (loadSession() === null) showLogin();
+if (storedSessionExpired()) signOut(EXPIRED_NOTICE);
+else if (loadSession() === null) showLogin();
 else startSession();

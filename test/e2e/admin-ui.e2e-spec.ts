@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,13 @@ const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 't
 const ADMIN_USER = 'ops';
 const ADMIN_PASSWORD = 'ui-test-password-7c1e9a';
 const JWT_SECRET = 'ui-test-jwt-secret-0123456789abcdef0123456789';
+
+/** The database is shared with the other specs running at the same time: this run's rows carry their own tag. */
+const RUN = randomUUID().slice(0, 8);
+const TITLE = `Parcel ${RUN}`;
+/** Found by the search through message text only: the title does not contain it. */
+const ORDER = randomUUID().slice(0, 8);
+const QUESTION = `Where is order ${ORDER}?`;
 
 type Json = Record<string, unknown>;
 
@@ -181,7 +189,7 @@ describe('admin web UI in a real browser (e2e)', () => {
     configId = String(config?.['id']);
 
     const created = await asClient(apiKey, 'POST', '/v1/conversations', {
-      title: 'Parcel 1234',
+      title: TITLE,
       llm_config_id: configId,
     });
     expect(created.status).toBe(201);
@@ -190,7 +198,7 @@ describe('admin web UI in a real browser (e2e)', () => {
     stack.sim.resetStats();
     const turn = await asClient(apiKey, 'POST', '/v1/chat/completions', {
       conversation_id: conversationId,
-      messages: [{ role: 'user', content: 'Where is my parcel?' }],
+      messages: [{ role: 'user', content: QUESTION }],
     });
     expect(turn.status).toBe(200);
     // The config made in the UI, with its edited temperature, is what vLLM was sent.
@@ -198,18 +206,45 @@ describe('admin web UI in a real browser (e2e)', () => {
       temperature: 0.4,
       messages: [
         { role: 'system', content: 'You are the parcel desk of Acme.' },
-        { role: 'user', content: 'Where is my parcel?' },
+        { role: 'user', content: QUESTION },
       ],
     });
   });
 
-  it('finds the conversation by search and shows its thread with statuses', async () => {
+  it('searches conversations and pages through the results', async () => {
+    // 21 more with a tag of their own: one more than a page, so the search has a second page.
+    const tag = `paging-${RUN}`;
+    for (let i = 0; i < 21; i++) {
+      expect((await asClient(apiKey, 'POST', '/v1/conversations', { title: `${tag} ${i}` })).status).toBe(201);
+    }
     await page.getByRole('link', { name: 'Conversations', exact: true }).click();
-    await page.getByRole('searchbox', { name: 'Search conversations' }).fill('Parcel 1234');
+    await page.getByRole('searchbox', { name: 'Search conversations' }).fill(tag);
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('link', { name: 'Parcel 1234' }).click();
+    const rows = page.locator('tbody tr');
+    const titles = (): Promise<string[]> => rows.locator('td:first-child').allTextContents();
+    // The list before the search also has a first page of 20: wait for the search's own rows.
+    await rows.first().filter({ hasText: tag }).waitFor();
+    const first = await titles();
+    expect(first).toHaveLength(20);
+    await screenshot('conversations-search');
 
-    await page.getByRole('heading', { name: 'Parcel 1234' }).waitFor();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Page 2').waitFor();
+    const second = await titles();
+    expect(second).toHaveLength(1);
+    expect([...first, ...second].sort()).toEqual(Array.from({ length: 21 }, (_, i) => `${tag} ${i}`).sort());
+    expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByText('Page 1').waitFor();
+    expect(await titles()).toEqual(first);
+  });
+
+  it('finds the conversation by its message text and shows its thread with statuses', async () => {
+    await page.getByRole('searchbox', { name: 'Search conversations' }).fill(ORDER);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: TITLE }).click();
+
+    await page.getByRole('heading', { name: TITLE }).waitFor();
     const messages = page.getByRole('list', { name: 'Messages' }).getByRole('listitem');
     await messages.nth(1).waitFor();
     const thread = await messages.evaluateAll((items) =>
@@ -220,8 +255,8 @@ describe('admin web UI in a real browser (e2e)', () => {
       ]),
     );
     expect(thread).toEqual([
-      ['user', 'complete', 'Where is my parcel?'],
-      ['assistant', 'complete', 'Where is my parcel?'],
+      ['user', 'complete', QUESTION],
+      ['assistant', 'complete', QUESTION],
     ]);
     expect(await page.textContent('body')).toContain('ui-support');
     await screenshot('conversation-thread');
@@ -229,7 +264,7 @@ describe('admin web UI in a real browser (e2e)', () => {
 
   it('keeps the session across a reload', async () => {
     await page.reload();
-    await page.getByRole('heading', { name: 'Parcel 1234' }).waitFor();
+    await page.getByRole('heading', { name: TITLE }).waitFor();
     expect(await loginForm().count()).toBe(0);
   });
 
@@ -255,6 +290,38 @@ describe('admin web UI in a real browser (e2e)', () => {
     await page.reload();
     await loginForm().waitFor();
     await screenshot('logged-out');
+  });
+
+  it('sends the user back to the login page, saying why, when the token has expired or is refused', async () => {
+    const signIn = async (): Promise<void> => {
+      await page.getByLabel('Username').fill(ADMIN_USER);
+      await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await loginForm().click();
+      await page.getByRole('button', { name: 'Log out' }).waitFor();
+    };
+    const editSession = (change: 'expire' | 'forge'): Promise<void> =>
+      page.evaluate((how) => {
+        const key = 'llm-gateway.admin.session';
+        const session = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { token: string; expiresAt: number };
+        if (how === 'expire') session.expiresAt = Date.now() - 1000;
+        else session.token = `${session.token.slice(0, -6)}AAAAAA`;
+        sessionStorage.setItem(key, JSON.stringify(session));
+      }, change);
+
+    // Past its stored expiry, the token is not even sent.
+    await signIn();
+    await editSession('expire');
+    await page.reload();
+    await page.getByText('Your session has expired').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    // Within its lifetime but refused by the server (a bad signature; a new JWT_SECRET after a restart alike).
+    await signIn();
+    await editSession('forge');
+    await page.reload();
+    await page.getByText('Your session has expired').waitFor();
+    await loginForm().waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
   it('ran without a script error or a blocked file, and logged no secret', async () => {
