@@ -5,10 +5,13 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ChatFastLane } from './chat/chat-fast-lane.js';
+import { ADMIN_SECURITY, API_KEY_SECURITY } from './common/decorators/auth.decorator.js';
+import { OpenAiErrorDto } from './common/errors/error-body.dto.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
 import { processLogger } from './common/logging/process-logger.js';
+import { completeOpenApiDocument } from './common/openapi.js';
 import { packageVersion } from './common/package-version.js';
 import type { AppConfig } from './config/app-config.js';
 
@@ -50,8 +53,20 @@ function setUpSwagger(app: NestExpressApplication): void {
     .setTitle('llm-gateway')
     .setDescription('OpenAI-compatible gateway in front of self-hosted vLLM servers')
     .setVersion(packageVersion())
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Client API key, or an admin JWT for /admin' })
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'Client API key (sk-gw-… from the admin, or a static API_KEY)' },
+      API_KEY_SECURITY,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Admin token from POST /admin/auth/login' },
+      ADMIN_SECURITY,
+    )
     .build();
   // A factory: the document is built on the first request to /docs, not at every start.
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, document), { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup(
+    'docs',
+    app,
+    () => completeOpenApiDocument(SwaggerModule.createDocument(app, document, { extraModels: [OpenAiErrorDto] })),
+    { jsonDocumentUrl: 'docs-json' },
+  );
 }

@@ -165,7 +165,7 @@ describe('OpenAPI docs (e2e)', () => {
     await gateway?.close();
   });
 
-  it('serves the document at /docs-json with title, package version and the bearer scheme', async () => {
+  it('serves the document at /docs-json with title, package version and the two bearer schemes', async () => {
     const res = await fetch(`${gateway.url}/docs-json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
@@ -174,7 +174,8 @@ describe('OpenAPI docs (e2e)', () => {
     };
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(doc.info).toMatchObject({ title: 'llm-gateway', version: pkg.version });
-    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes['api-key']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes['admin-jwt']).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   it('serves the UI at /docs', async () => {

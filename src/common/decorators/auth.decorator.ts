@@ -1,5 +1,7 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { ApiKeyScope } from '../../auth/principal.js';
+import { OpenAiErrorDto } from '../errors/error-body.dto.js';
 
 /**
  * What a handler requires of the caller. The global guard denies a handler that declares nothing, so every route
@@ -13,13 +15,30 @@ export type AuthRequirement =
 
 export const AUTH_REQUIREMENT = 'llm-gateway:auth-requirement';
 
+/** The OpenAPI security schemes (bootstrap's Swagger set-up defines them): one per kind of credential. */
+export const API_KEY_SECURITY = 'api-key';
+export const ADMIN_SECURITY = 'admin-jwt';
+
 /** Open to anyone: rare by design, each use is a decision. */
 export const Public = (): MethodDecorator & ClassDecorator =>
   SetMetadata<string, AuthRequirement>(AUTH_REQUIREMENT, { kind: 'public' });
 
 export function Auth(kind: 'api-key', scope: ApiKeyScope): MethodDecorator & ClassDecorator;
 export function Auth(kind: 'admin'): MethodDecorator & ClassDecorator;
+/** Also documents the requirement: the operation's security scheme and its 401 (and 403 for a key's scope). */
 export function Auth(kind: 'api-key' | 'admin', scope?: ApiKeyScope): MethodDecorator & ClassDecorator {
-  const requirement: AuthRequirement = kind === 'admin' ? { kind } : { kind, scope: scope ?? 'chat' };
-  return SetMetadata<string, AuthRequirement>(AUTH_REQUIREMENT, requirement);
+  if (kind === 'admin') {
+    return applyDecorators(
+      SetMetadata<string, AuthRequirement>(AUTH_REQUIREMENT, { kind }),
+      ApiBearerAuth(ADMIN_SECURITY),
+      ApiUnauthorizedResponse({ type: OpenAiErrorDto, description: 'No admin token, or not a valid one' }),
+    );
+  }
+  const required = scope ?? 'chat';
+  return applyDecorators(
+    SetMetadata<string, AuthRequirement>(AUTH_REQUIREMENT, { kind, scope: required }),
+    ApiBearerAuth(API_KEY_SECURITY),
+    ApiUnauthorizedResponse({ type: OpenAiErrorDto, description: 'No API key, or an unknown, revoked or expired one' }),
+    ApiForbiddenResponse({ type: OpenAiErrorDto, description: `The key lacks the '${required}' scope` }),
+  );
 }
