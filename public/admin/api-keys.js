@@ -1,6 +1,6 @@
 import { api } from './api.js';
-import { field, formatTime, h, replace, timeMs } from './dom.js';
-import { actionFailed, badge, busy, confirmAction, loadFailed, notify, openModal, table } from './ui.js';
+import { field, formatTime, h, timeMs } from './dom.js';
+import { badge, busy, confirmedDelete, listPage, openModal, table } from './ui.js';
 
 const SCOPES = [
   { value: 'chat', label: 'chat', hint: 'the /v1 OpenAI routes, its own conversations, reading configs' },
@@ -20,27 +20,17 @@ function keyState(key) {
  * @param {HTMLElement} container
  */
 export function renderApiKeys(container) {
-  const results = h('div', { class: 'card' }, h('p', { class: 'loading', text: 'Loading…' }));
-  replace(
+  const load = listPage(
     container,
-    h(
-      'div',
-      { class: 'view-header' },
-      h('h1', { text: 'API keys' }),
-      h('button', { type: 'button', class: 'button button-primary', onClick: () => openCreate(load) }, 'New API key'),
-    ),
-    h('p', {
-      class: 'view-intro',
-      text: 'Keys clients send as Authorization: Bearer <key> on /v1. Only a prefix is stored in readable form.',
-    }),
-    results,
-  );
-
-  async function load() {
-    try {
+    {
+      title: 'API keys',
+      intro: 'Keys clients send as Authorization: Bearer <key> on /v1. Only a prefix is stored in readable form.',
+      createLabel: 'New API key',
+      onCreate: openCreate,
+    },
+    async () => {
       const list = await api('GET', '/admin/api-keys');
-      const keys = Array.isArray(list) ? list : (list?.data ?? []);
-      const rows = keys.map((k) => {
+      const rows = (list?.data ?? []).map((k) => {
         const state = keyState(k);
         return h(
           'tr',
@@ -74,45 +64,35 @@ export function renderApiKeys(container) {
           ),
         );
       });
-      replace(
-        results,
-        table(
-          [
-            { label: 'Name' },
-            { label: 'Key' },
-            { label: 'Scopes' },
-            { label: 'State' },
-            { label: 'Created' },
-            { label: 'Expires' },
-            { label: 'Last used' },
-            { label: '', class: 'actions' },
-          ],
-          rows,
-          'No API keys yet.',
-        ),
+      return table(
+        [
+          { label: 'Name' },
+          { label: 'Key' },
+          { label: 'Scopes' },
+          { label: 'State' },
+          { label: 'Created' },
+          { label: 'Expires' },
+          { label: 'Last used' },
+          { label: '', class: 'actions' },
+        ],
+        rows,
+        'No API keys yet.',
       );
-    } catch (err) {
-      loadFailed(results, err);
-    }
-  }
+    },
+  );
 
-  async function revoke(key, button) {
-    const ok = await confirmAction({
-      title: `Revoke “${key.name}”?`,
-      message: 'Clients using this key are refused from now on. This cannot be undone.',
-      confirmLabel: 'Revoke key',
-    });
-    if (!ok) return;
-    try {
-      await busy(button, () => api('DELETE', `/admin/api-keys/${encodeURIComponent(key.id)}`));
-      notify(`Key “${key.name}” revoked.`);
-      await load();
-    } catch (err) {
-      actionFailed(err);
-    }
-  }
-
-  void load();
+  const revoke = (key, button) =>
+    confirmedDelete(
+      button,
+      {
+        title: `Revoke “${key.name}”?`,
+        message: 'Clients using this key are refused from now on. This cannot be undone.',
+        confirmLabel: 'Revoke key',
+        path: `/admin/api-keys/${encodeURIComponent(key.id)}`,
+        done: `Key “${key.name}” revoked.`,
+      },
+      load,
+    );
 }
 
 /** @param {() => Promise<void>} reload */

@@ -1,6 +1,6 @@
 import { api, ApiError, query } from './api.js';
 import { formatTime, h, replace } from './dom.js';
-import { actionFailed, badge, busy, confirmAction, loadFailed, notify, table } from './ui.js';
+import { badge, confirmedDelete, loadFailed, table } from './ui.js';
 
 const PAGE_SIZES = [20, 50, 100];
 
@@ -178,21 +178,21 @@ export function renderConversation(container, id) {
         configNames(),
       ]);
       const del = h('button', { type: 'button', class: 'button button-danger' }, 'Delete conversation');
-      del.addEventListener('click', async () => {
-        const ok = await confirmAction({
-          title: 'Delete this conversation?',
-          message: 'The conversation and all of its messages are deleted for good.',
-          confirmLabel: 'Delete',
-        });
-        if (!ok) return;
-        try {
-          await busy(del, () => api('DELETE', `/admin/conversations/${encodeURIComponent(id)}`));
-          notify('Conversation deleted.');
-          location.hash = '#/conversations';
-        } catch (err) {
-          actionFailed(err);
-        }
-      });
+      del.addEventListener('click', () =>
+        confirmedDelete(
+          del,
+          {
+            title: 'Delete this conversation?',
+            message: 'The conversation and all of its messages are deleted for good.',
+            confirmLabel: 'Delete',
+            path: `/admin/conversations/${encodeURIComponent(id)}`,
+            done: 'Conversation deleted.',
+          },
+          () => {
+            location.hash = '#/conversations';
+          },
+        ),
+      );
       const messages = c.messages ?? [];
       replace(
         container,

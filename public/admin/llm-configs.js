@@ -1,6 +1,6 @@
 import { api } from './api.js';
-import { field, formatTime, h, replace } from './dom.js';
-import { actionFailed, badge, busy, confirmAction, loadFailed, notify, openModal, table } from './ui.js';
+import { field, formatTime, h } from './dom.js';
+import { badge, busy, confirmedDelete, listPage, notify, openModal, table } from './ui.js';
 
 /**
  * LLM configs: the list, and create / edit / delete through a dialog. The body has the same fields as
@@ -8,28 +8,15 @@ import { actionFailed, badge, busy, confirmAction, loadFailed, notify, openModal
  * @param {HTMLElement} container
  */
 export function renderLlmConfigs(container) {
-  const results = h('div', { class: 'card' }, h('p', { class: 'loading', text: 'Loading…' }));
-  replace(
+  const load = listPage(
     container,
-    h(
-      'div',
-      { class: 'view-header' },
-      h('h1', { text: 'LLM configs' }),
-      h(
-        'button',
-        { type: 'button', class: 'button button-primary', onClick: () => openEditor(null, load) },
-        'New config',
-      ),
-    ),
-    h('p', {
-      class: 'view-intro',
-      text: 'Named settings a chat request selects with llm_config_id; fields the request sets itself win.',
-    }),
-    results,
-  );
-
-  async function load() {
-    try {
+    {
+      title: 'LLM configs',
+      intro: 'Named settings a chat request selects with llm_config_id; fields the request sets itself win.',
+      createLabel: 'New config',
+      onCreate: (reload) => openEditor(null, reload),
+    },
+    async () => {
       const list = await api('GET', '/admin/llm-configs');
       const rows = (list?.data ?? []).map((c) =>
         h(
@@ -68,45 +55,35 @@ export function renderLlmConfigs(container) {
           ),
         ),
       );
-      replace(
-        results,
-        table(
-          [
-            { label: 'Name' },
-            { label: 'Model' },
-            { label: 'Temperature', class: 'num' },
-            { label: 'Top p', class: 'num' },
-            { label: 'Max tokens', class: 'num' },
-            { label: 'System prompt' },
-            { label: 'Updated' },
-            { label: '', class: 'actions' },
-          ],
-          rows,
-          'No LLM configs yet. Create one to give chat requests shared defaults.',
-        ),
+      return table(
+        [
+          { label: 'Name' },
+          { label: 'Model' },
+          { label: 'Temperature', class: 'num' },
+          { label: 'Top p', class: 'num' },
+          { label: 'Max tokens', class: 'num' },
+          { label: 'System prompt' },
+          { label: 'Updated' },
+          { label: '', class: 'actions' },
+        ],
+        rows,
+        'No LLM configs yet. Create one to give chat requests shared defaults.',
       );
-    } catch (err) {
-      loadFailed(results, err);
-    }
-  }
+    },
+  );
 
-  async function remove(config, button) {
-    const ok = await confirmAction({
-      title: `Delete “${config.name}”?`,
-      message: 'Conversations using it keep their messages; new turns no longer get its settings.',
-      confirmLabel: 'Delete',
-    });
-    if (!ok) return;
-    try {
-      await busy(button, () => api('DELETE', `/admin/llm-configs/${encodeURIComponent(config.id)}`));
-      notify(`Config “${config.name}” deleted.`);
-      await load();
-    } catch (err) {
-      actionFailed(err);
-    }
-  }
-
-  void load();
+  const remove = (config, button) =>
+    confirmedDelete(
+      button,
+      {
+        title: `Delete “${config.name}”?`,
+        message: 'Conversations using it keep their messages; new turns no longer get its settings.',
+        confirmLabel: 'Delete',
+        path: `/admin/llm-configs/${encodeURIComponent(config.id)}`,
+        done: `Config “${config.name}” deleted.`,
+      },
+      load,
+    );
 }
 
 const text = (value) => (value === null || value === undefined ? '' : String(value));

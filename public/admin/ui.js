@@ -1,4 +1,4 @@
-import { ApiError } from './api.js';
+import { api, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 
 /**
@@ -119,4 +119,53 @@ export function loadFailed(container, err) {
 export function actionFailed(err) {
   if (err instanceof ApiError && err.status === 401) return;
   notify(err instanceof Error ? err.message : String(err), 'error');
+}
+
+/**
+ * Asks first, then sends the DELETE with the button busy; `then` runs once it succeeded (reload a list, leave a page).
+ * @param {HTMLButtonElement} button
+ * @param {{ title: string, message: string, confirmLabel: string, path: string, done: string }} action
+ * @param {() => unknown} then
+ */
+export async function confirmedDelete(button, { title, message, confirmLabel, path, done }, then) {
+  if (!(await confirmAction({ title, message, confirmLabel }))) return;
+  try {
+    await busy(button, () => api('DELETE', path));
+    notify(done);
+    await then();
+  } catch (err) {
+    actionFailed(err);
+  }
+}
+
+/**
+ * A list page: a heading with its create button, a line of explanation, and a card that `draw` fills. The returned
+ * reload runs `draw` again (after a change); a failed load shows its error in the card.
+ * @param {HTMLElement} container
+ * @param {{ title: string, intro: string, createLabel: string, onCreate: (reload: () => Promise<void>) => void }} page
+ * @param {() => Promise<Node>} draw
+ * @returns {() => Promise<void>}
+ */
+export function listPage(container, { title, intro, createLabel, onCreate }, draw) {
+  const results = h('div', { class: 'card' }, h('p', { class: 'loading', text: 'Loading…' }));
+  const reload = async () => {
+    try {
+      replace(results, await draw());
+    } catch (err) {
+      loadFailed(results, err);
+    }
+  };
+  replace(
+    container,
+    h(
+      'div',
+      { class: 'view-header' },
+      h('h1', { text: title }),
+      h('button', { type: 'button', class: 'button button-primary', onClick: () => onCreate(reload) }, createLabel),
+    ),
+    h('p', { class: 'view-intro', text: intro }),
+    results,
+  );
+  void reload();
+  return reload;
 }

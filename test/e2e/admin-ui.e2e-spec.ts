@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -57,6 +57,8 @@ describe('admin web UI in a real browser (e2e)', () => {
           '`sudo apt-get install chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
       );
     }
+    // Only this run's pictures: a step that stops being reached leaves no stale one behind.
+    rmSync(SCREENSHOTS, { recursive: true, force: true });
     mkdirSync(SCREENSHOTS, { recursive: true });
     stack = await startStack({
       env: { ENABLE_AUTH: 'true', ADMIN_USERNAME: ADMIN_USER, ADMIN_PASSWORD, JWT_SECRET, JWT_EXPIRES_IN: '15m' },
