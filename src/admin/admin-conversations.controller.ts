@@ -5,8 +5,8 @@ import { LogIdParamAs } from '../common/interceptors/route-log.interceptor.js';
 import {
   ConversationListDto,
   ConversationWithMessagesDto,
-  toConversationDto,
-  toMessageDto,
+  toConversationListDto,
+  toConversationWithMessagesDto,
 } from '../conversations/conversation.dto.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { UuidParam } from '../llm-configs/uuid-param.js';
@@ -24,21 +24,16 @@ export class AdminConversationsController {
   @ApiOperation({ summary: 'Conversations of every client, newest first; `search` matches titles and messages' })
   @ApiOkResponse({ type: ConversationListDto })
   async list(@Query() query: AdminConversationQueryDto): Promise<ConversationListDto> {
-    const page = await this.conversations.list(query.limit, query.after, { owner: null, search: query.search });
-    return {
-      object: 'list',
-      data: page.items.map(toConversationDto),
-      has_more: page.hasMore,
-      next_cursor: page.nextCursor,
-    };
+    return toConversationListDto(
+      await this.conversations.list(query.limit, query.after, { owner: null, search: query.search }),
+    );
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A conversation with its newest messages (and their statuses), oldest first' })
   @ApiOkResponse({ type: ConversationWithMessagesDto })
   async get(@UuidParam('id') id: string): Promise<ConversationWithMessagesDto> {
-    const { conversation, messages, hasMore } = await this.conversations.get(id, null);
-    return { ...toConversationDto(conversation), messages: messages.map(toMessageDto), has_more_messages: hasMore };
+    return toConversationWithMessagesDto(await this.conversations.get(id, null));
   }
 
   @Delete(':id')

@@ -16,6 +16,7 @@ import {
 import { unixSeconds } from '../llm-configs/llm-config.dto.js';
 import { CHAT_MESSAGE_STATUSES, type ChatMessage, type ChatMessageStatus } from './chat-message.entity.js';
 import type { Conversation } from './conversation.entity.js';
+import type { ConversationWithMessages, Page } from './conversations.service.js';
 
 /** OpenAI's limits for `metadata`: at most 16 pairs, keys up to 64 characters, string values up to 512. */
 const METADATA_MAX_PAIRS = 16;
@@ -155,6 +156,23 @@ export function toConversationDto(conversation: Conversation): ConversationDto {
     created_at: unixSeconds(conversation.createdAt),
     updated_at: unixSeconds(conversation.updatedAt),
   };
+}
+
+export function toConversationListDto(page: Page<Conversation>): ConversationListDto {
+  return {
+    object: 'list',
+    data: page.items.map(toConversationDto),
+    has_more: page.hasMore,
+    next_cursor: page.nextCursor,
+  };
+}
+
+export function toConversationWithMessagesDto({
+  conversation,
+  messages,
+  hasMore,
+}: ConversationWithMessages): ConversationWithMessagesDto {
+  return { ...toConversationDto(conversation), messages: messages.map(toMessageDto), has_more_messages: hasMore };
 }
 
 export function toMessageDto(message: ChatMessage): MessageDto {

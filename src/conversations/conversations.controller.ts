@@ -13,6 +13,8 @@ import {
   MessageListDto,
   PageQueryDto,
   toConversationDto,
+  toConversationListDto,
+  toConversationWithMessagesDto,
   toMessageDto,
   UpdateConversationDto,
 } from './conversation.dto.js';
@@ -37,13 +39,9 @@ export class ConversationsController {
   @ApiOperation({ summary: 'Conversations, newest first, by cursor' })
   @ApiOkResponse({ type: ConversationListDto })
   async list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ConversationListDto> {
-    const page = await this.conversations.list(query.limit, query.after, { owner: ownerScope(principal) });
-    return {
-      object: 'list',
-      data: page.items.map(toConversationDto),
-      has_more: page.hasMore,
-      next_cursor: page.nextCursor,
-    };
+    return toConversationListDto(
+      await this.conversations.list(query.limit, query.after, { owner: ownerScope(principal) }),
+    );
   }
 
   @Get(':id')
@@ -53,8 +51,7 @@ export class ConversationsController {
     @UuidParam('id') id: string,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ConversationWithMessagesDto> {
-    const { conversation, messages, hasMore } = await this.conversations.get(id, ownerScope(principal));
-    return { ...toConversationDto(conversation), messages: messages.map(toMessageDto), has_more_messages: hasMore };
+    return toConversationWithMessagesDto(await this.conversations.get(id, ownerScope(principal)));
   }
 
   @Get(':id/messages')

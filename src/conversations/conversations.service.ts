@@ -25,6 +25,14 @@ export interface ConversationFilter {
   search?: string;
 }
 
+export interface ConversationWithMessages {
+  conversation: Conversation;
+  /** The newest ones, oldest first. */
+  messages: ChatMessage[];
+  /** Older messages exist. */
+  hasMore: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   hasMore: boolean;
@@ -95,10 +103,7 @@ export class ConversationsService {
   }
 
   /** The conversation and its newest messages, oldest first; `hasMore` when older ones exist. */
-  async get(
-    id: string,
-    owner: OwnerScope,
-  ): Promise<{ conversation: Conversation; messages: ChatMessage[]; hasMore: boolean }> {
+  async get(id: string, owner: OwnerScope): Promise<ConversationWithMessages> {
     const [conversation, newest] = await Promise.all([
       this.conversations.findOneBy(owned(id, owner)),
       this.messages.find({ where: { conversationId: id }, order: { seq: 'DESC' }, take: INLINE_MESSAGES + 1 }),
