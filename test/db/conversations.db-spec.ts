@@ -131,6 +131,44 @@ describe('conversation storage (real PostgreSQL)', () => {
     expect((await messagesOf(conversation.id)).map((m) => m.content)).toEqual(['hi', 'once']);
   });
 
+  it('stores a reply with everything the client received: tool calls, reasoning, usage, timings', async () => {
+    const conversation = await createConversation(db);
+    const seq = (await store.appendTurn(conversation.id, [userMessage('weather?')], 'req-tools', 0)) ?? -1;
+    const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } }];
+    await store.insertReply({
+      conversationId: conversation.id,
+      seq,
+      status: 'aborted',
+      content: '',
+      reasoning: 'thinking',
+      toolCalls,
+      finishReason: 'tool_calls',
+      promptTokens: 11,
+      completionTokens: 7,
+      model: 'm',
+      requestId: 'req-tools',
+      ttftMs: 5,
+      durationMs: 9,
+      tokenCount: null,
+    });
+    const [, reply] = await messagesOf(conversation.id);
+    expect(reply).toMatchObject({
+      role: 'assistant',
+      status: 'aborted',
+      content: '',
+      reasoning: 'thinking',
+      toolCalls,
+      finishReason: 'tool_calls',
+      promptTokens: 11,
+      completionTokens: 7,
+      model: 'm',
+      requestId: 'req-tools',
+      ttftMs: 5,
+      durationMs: 9,
+      tokenCount: null,
+    });
+  });
+
   it('appends nothing to a conversation that does not exist', async () => {
     expect(await store.appendTurn('00000000-0000-4000-8000-00000000dead', [userMessage('x')], 'req-x', 0)).toBeNull();
   });

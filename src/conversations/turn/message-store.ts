@@ -196,14 +196,34 @@ export class MessageStore {
     );
   }
 
-  /** The reply, at the seq its turn reserved; a second write for the same seq is ignored, never a duplicate. */
+  /**
+   * The reply, at the seq its turn reserved; a second write for the same seq is ignored, never a duplicate. It is on
+   * the turn's critical path (committed before the client's last bytes), hence one plain statement: no query builder,
+   * no RETURNING of generated columns nobody reads.
+   */
   async insertReply(reply: ReplyRow): Promise<void> {
-    await this.messages
-      .createQueryBuilder()
-      .insert()
-      .into(ChatMessage)
-      .values({ ...reply, role: 'assistant' })
-      .orIgnore()
-      .execute();
+    await this.messages.query(
+      `INSERT INTO chat_messages
+         (conversation_id, seq, role, status, content, reasoning, tool_calls, finish_reason, prompt_tokens,
+          completion_tokens, model, request_id, ttft_ms, duration_ms, token_count)
+       VALUES ($1, $2, 'assistant', $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14)
+       ON CONFLICT (conversation_id, seq) DO NOTHING`,
+      [
+        reply.conversationId,
+        reply.seq,
+        reply.status,
+        reply.content,
+        reply.reasoning,
+        reply.toolCalls === null ? null : JSON.stringify(reply.toolCalls),
+        reply.finishReason,
+        reply.promptTokens,
+        reply.completionTokens,
+        reply.model,
+        reply.requestId,
+        reply.ttftMs,
+        reply.durationMs,
+        reply.tokenCount,
+      ],
+    );
   }
 }
