@@ -29,6 +29,8 @@ let shell = null;
 function signOut(message) {
   clearSession();
   clearTimeout(expiryTimer);
+  // An open dialog (a config being edited when the token ran out) would otherwise stay over the login page.
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
   shell = null;
   showLogin(message);
 }
@@ -79,16 +81,23 @@ function showLogin(notice) {
   (username.value === '' ? username : password).focus();
 }
 
+function armExpiryTimer(expiresAt) {
+  clearTimeout(expiryTimer);
+  // setTimeout takes at most 2^31-1 ms; a longer-lived token is checked again when that timer fires.
+  expiryTimer = setTimeout(
+    () => {
+      const session = loadSession();
+      if (session === null) signOut(EXPIRED_NOTICE);
+      else armExpiryTimer(session.expiresAt);
+    },
+    Math.min(expiresAt - Date.now(), 2 ** 31 - 1),
+  );
+}
+
 function startSession() {
   const session = loadSession();
   if (session === null) return showLogin();
-  clearTimeout(expiryTimer);
-  // setTimeout takes at most 2^31-1 ms; a longer token is checked again when that timer fires.
-  const remaining = Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1);
-  expiryTimer = setTimeout(() => {
-    if (loadSession() === null) signOut(EXPIRED_NOTICE);
-    else startSession();
-  }, remaining);
+  armExpiryTimer(session.expiresAt);
   buildShell(session.username);
   if (location.hash === '' || location.hash === '#' || location.hash === '#/') location.replace('#/conversations');
   else route();

@@ -294,7 +294,7 @@ describe('admin web UI in a real browser (e2e)', () => {
     await screenshot('logged-out');
   });
 
-  it('sends the user back to the login page, saying why, when the token has expired or is refused', async () => {
+  it('sends the user back to the login page, saying why, when the token expires (stored, idle) or is refused', async () => {
     const signIn = async (): Promise<void> => {
       await page.getByLabel('Username').fill(ADMIN_USER);
       await page.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -323,6 +323,18 @@ describe('admin web UI in a real browser (e2e)', () => {
     await page.reload();
     await page.getByText('Your session has expired').waitFor();
     await loginForm().waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    // Left open past the token's lifetime, with a dialog open: the page signs out by itself and closes the dialog.
+    await page.clock.install();
+    await page.reload();
+    await signIn();
+    await page.getByRole('link', { name: 'LLM configs', exact: true }).click();
+    await page.getByRole('button', { name: 'New config' }).click();
+    await page.getByRole('dialog').waitFor();
+    await page.clock.fastForward('15:01');
+    await page.getByText('Your session has expired').waitFor();
+    expect(await page.getByRole('dialog').count()).toBe(0);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
