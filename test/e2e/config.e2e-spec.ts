@@ -24,8 +24,15 @@ interface RunningMain {
   waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>;
 }
 
-/** A configuration that passes validation; nothing gets far enough to connect to these addresses. */
-const VALID = { VLLM_BASE_URL: 'http://127.0.0.1:9', DATABASE_URL: 'postgres://gateway@127.0.0.1:9/gateway' };
+/**
+ * A configuration that passes validation; nothing gets far enough to connect to these addresses. Authentication is on
+ * by default, so it has a key.
+ */
+const VALID = {
+  VLLM_BASE_URL: 'http://127.0.0.1:9',
+  DATABASE_URL: 'postgres://gateway@127.0.0.1:9/gateway',
+  API_KEY: 'client-key-config-e2e',
+};
 
 /** A gateway that starts for real (the test database), on a free port, logging at info level into `logDir`. */
 const servingEnv = (logDir: string): Record<string, string> => ({
@@ -35,6 +42,7 @@ const servingEnv = (logDir: string): Record<string, string> => ({
   HOST: '127.0.0.1',
   LOG_DIR: logDir,
   LOG_LEVEL: 'info',
+  ENABLE_AUTH: 'false',
 });
 
 const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
@@ -99,7 +107,7 @@ describe('main.js start-up (e2e, built)', () => {
     expect(result.stdout).toBe('');
     const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
     expect(result.stderr).toMatch(/^Invalid configuration:\n/);
-    for (const variable of ['PORT', 'VLLM_BASE_URL', 'DATABASE_URL', 'API_KEY', 'JWT_SECRET']) {
+    for (const variable of ['PORT', 'VLLM_BASE_URL', 'DATABASE_URL', 'JWT_SECRET']) {
       expect(problems.filter((line) => line.includes(variable))).not.toEqual([]);
     }
     // Secrets are named, never echoed.
@@ -111,7 +119,7 @@ describe('main.js start-up (e2e, built)', () => {
     ['PORT', { PORT: 'abc' }],
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'not-a-url' }],
     ['DATABASE_URL', { DATABASE_URL: '' }],
-    ['API_KEY', { ENABLE_AUTH: 'true' }],
+    ['ENABLE_AUTH', { ENABLE_AUTH: 'true', API_KEY: '' }],
     ['JWT_SECRET', { ADMIN_PASSWORD: 'admin-password-value', JWT_SECRET: 'too-short' }],
   ])('names %s alone when only it is wrong', async (variable, override) => {
     const result = await runMain({ ...VALID, ...override });

@@ -41,7 +41,15 @@ describe('structured request logging (e2e)', () => {
       path: '/__probe/log',
     };
     expect(start).toEqual({ ...common, msg: 'request started' });
-    expect(end).toEqual({ ...common, status_code: 200, duration_ms: expect.any(Number), msg: 'request completed' });
+    // The end line also has what the matched route knows (the route interceptor adds it).
+    expect(end).toEqual({
+      ...common,
+      route: '/__probe/log',
+      handler: 'ProbeController.log',
+      status_code: 200,
+      duration_ms: expect.any(Number),
+      msg: 'request completed',
+    });
     expect(end.duration_ms).toBeGreaterThanOrEqual(0);
     expect(new Date(end.timestamp).toISOString()).toBe(end.timestamp);
   });

@@ -182,7 +182,12 @@ describe('a consumer that stops reading a stream', () => {
     const sim = await startSimulator();
     sim.configure({ outputMode: 'fixed', outputTokens: 2_000, itlMs: 5 });
     const vllm = new VllmService(
-      loadConfig({ VLLM_BASE_URL: sim.url, DATABASE_URL: 'postgres://unused/db', VLLM_IDLE_TIMEOUT_MS: '100' }),
+      loadConfig({
+        VLLM_BASE_URL: sim.url,
+        DATABASE_URL: 'postgres://unused/db',
+        VLLM_IDLE_TIMEOUT_MS: '100',
+        ENABLE_AUTH: 'false',
+      }),
     );
     try {
       const answer = await vllm.send('/v1/chat/completions', { messages, stream: true }, new AbortController().signal, {
