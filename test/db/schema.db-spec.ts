@@ -18,7 +18,7 @@ describe('schema (migrated by the global setup)', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(['chat_messages', 'conversations', 'llm_configs', 'migrations']),
+      expect.arrayContaining(['api_keys', 'chat_messages', 'conversations', 'llm_configs', 'migrations']),
     );
     const applied = await db.query<{ name: string }[]>(`SELECT name FROM migrations`);
     expect(applied.map((m) => m.name)).toContain('Initial1795597283909');
@@ -29,6 +29,17 @@ describe('schema (migrated by the global setup)', () => {
       `SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_conversations_created_at_id'`,
     );
     expect(index?.indexdef).toContain('(created_at DESC, id)');
+  });
+
+  it("has the owner's newest-first index on conversations, and API keys unique by digest", async () => {
+    const [owner] = await db.query<{ indexdef: string }[]>(
+      `SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_conversations_owner_created_at_id'`,
+    );
+    expect(owner?.indexdef).toContain('(owner, created_at DESC, id)');
+    const [digest] = await db.query<{ indexdef: string }[]>(
+      `SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_api_keys_key_hash'`,
+    );
+    expect(digest?.indexdef).toContain('UNIQUE INDEX');
   });
 
   it('matches the entities: the schema builder finds nothing to change', async () => {
