@@ -48,6 +48,13 @@ export class AdminAuthService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const { password, passwordHash } = this.config.admin;
+    if (passwordHash !== undefined) {
+      // A hash argon2 cannot parse would turn every login into a 500; refuse to start instead. The config check only
+      // looked at its prefix.
+      await verify(passwordHash, '').catch(() => {
+        throw new Error('ADMIN_PASSWORD_HASH is not a valid argon2 hash');
+      });
+    }
     this.passwordHash = passwordHash ?? (password === undefined ? undefined : await hash(password));
   }
 

@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hash } from 'argon2';
 import { DataSource } from 'typeorm';
+import { createApp } from '../../src/bootstrap.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
 import { type ConversationBody, type ErrorBody, jsonApi, type JsonApi, type LlmConfigBody } from '../factories/api.js';
 import { createConversation } from '../factories/conversations.js';
 import { endLineOf, waitForLogLine } from '../helpers/json-log.js';
+import { startGateway } from '../helpers/gateway.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const ADMIN_PASSWORD = 'admin-password-93ab-e2e';
@@ -256,6 +260,34 @@ describe('admin login and the admin API (e2e)', () => {
     expect(log).not.toContain(ADMIN_PASSWORD);
     expect(log).not.toContain(token);
     expect(log).not.toContain(JWT_SECRET);
+  });
+
+  it('logs in against ADMIN_PASSWORD_HASH, and refuses to start with a hash argon2 cannot read', async () => {
+    const env = { VLLM_BASE_URL: 'http://127.0.0.1:9', JWT_SECRET, ADMIN_USERNAME: 'ops' };
+    const hashed = await startGateway({ ...env, ADMIN_PASSWORD_HASH: await hash('hashed-secret-e2e') });
+    try {
+      const call = jsonApi(hashed.url);
+      const ok = await call<Token>('POST', '/admin/auth/login', { username: 'ops', password: 'hashed-secret-e2e' });
+      expect(ok.status).toBe(200);
+      expect((await call('POST', '/admin/auth/login', { username: 'ops', password: 'hashed-secret' })).status).toBe(
+        401,
+      );
+      // A token signed for another ADMIN_USERNAME (the main gateway's `admin`) is not this gateway's admin.
+      expect(
+        (await jsonApi(hashed.url, { authorization: `Bearer ${jwt(goodClaims())}` })('GET', '/admin/auth/me')).status,
+      ).toBe(401);
+    } finally {
+      await hashed.close();
+    }
+
+    const app = await createApp(
+      loadConfig({ ...process.env, ...env, LOG_LEVEL: 'silent', ADMIN_PASSWORD_HASH: '$argon2id$v=19$not-a-hash' }),
+    );
+    try {
+      await expect(app.init()).rejects.toThrow('ADMIN_PASSWORD_HASH is not a valid argon2 hash');
+    } finally {
+      await app.close();
+    }
   });
 
   // Last: it locks the admin username out for this address for the rest of the window.
