@@ -4,7 +4,7 @@ import { ApiKeyService } from '../auth/api-key.service.js';
 import { Auth } from '../common/decorators/auth.decorator.js';
 import { AppError } from '../common/errors/app-error.js';
 import { LogIdParamAs } from '../common/interceptors/route-log.interceptor.js';
-import { UuidParam } from '../llm-configs/uuid-param.js';
+import { UuidParam } from '../common/uuid.js';
 import { ApiKeyDto, ApiKeyListDto, CreateApiKeyDto, CreatedApiKeyDto, toApiKeyDto } from './admin.dto.js';
 
 @ApiTags('Admin')

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AdminAuthService } from '../auth/admin-auth.service.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { CurrentPrincipal } from '../auth/request-principal.js';
 import { Auth, Public } from '../common/decorators/auth.decorator.js';
 import { AppError } from '../common/errors/app-error.js';

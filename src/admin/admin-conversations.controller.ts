@@ -9,7 +9,7 @@ import {
   toConversationWithMessagesDto,
 } from '../conversations/conversation.dto.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
-import { UuidParam } from '../llm-configs/uuid-param.js';
+import { UuidParam } from '../common/uuid.js';
 import { AdminConversationQueryDto } from './admin.dto.js';
 
 /** Every client's conversations (the admin sees all of them), in the same shapes as /v1/conversations. */

@@ -2,9 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, MaxLength, Min, MinLength } from 'class-validator';
 import type { ApiKey } from '../auth/api-key.entity.js';
-import { API_KEY_SCOPES, type ApiKeyScope } from '../auth/principal.js';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../common/principal.js';
 import { PageQueryDto } from '../conversations/conversation.dto.js';
-import { unixSeconds } from '../llm-configs/llm-config.dto.js';
+import { unixSeconds } from '../common/time.js';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin' })

@@ -6,7 +6,7 @@ import { AccessPolicy } from './access-policy.js';
 import type { AdminAuthService } from './admin-auth.service.js';
 import type { ApiKey } from './api-key.entity.js';
 import { ApiKeyService, sha256 } from './api-key.service.js';
-import { ANONYMOUS } from './principal.js';
+import { ANONYMOUS } from '../common/principal.js';
 
 const STATIC_KEYS = ['key-one', 'key-two'];
 

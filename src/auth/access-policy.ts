@@ -4,7 +4,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { AdminAuthService } from './admin-auth.service.js';
 import { ApiKeyService } from './api-key.service.js';
-import { ANONYMOUS, type Principal } from './principal.js';
+import { ANONYMOUS, type Principal } from '../common/principal.js';
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 

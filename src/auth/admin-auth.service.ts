@@ -6,7 +6,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { durationSeconds } from '../config/load-config.js';
 import { LoginLimiter } from './login-limiter.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../common/principal.js';
 
 export type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
 

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
-import type { ApiKeyScope } from './principal.js';
+import type { ApiKeyScope } from '../common/principal.js';
 
 /**
  * A client API key made through the admin API. The key itself is never stored: only its SHA-256 (what a request's

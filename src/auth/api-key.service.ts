@@ -5,7 +5,7 @@ import type { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { ApiKey } from './api-key.entity.js';
-import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from './principal.js';
+import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from '../common/principal.js';
 
 export type ApiKeyPrincipal = Extract<Principal, { kind: 'api-key' }>;
 

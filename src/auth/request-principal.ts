@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../common/errors/app-error.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../common/principal.js';
 
 declare module 'http' {
   interface IncomingMessage {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { JsonObject } from '../common/json.js';
 import { AppConfig } from '../config/app-config.js';
-import { ownerScope } from '../auth/principal.js';
+import { ownerScope } from '../common/principal.js';
 import { ChatMemoryService, namesConversationOrConfig } from '../conversations/chat-memory.service.js';
 import { assertChatBody, assertCompletionBody, assertEmbeddingBody, upstreamBody } from './chat-request.js';
 import { RelayService } from './relay.service.js';

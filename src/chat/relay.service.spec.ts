@@ -1,7 +1,7 @@
 import { describe, it, expect, jest } from '@jest/globals';
 import type { Request, Response } from 'express';
 import { EventEmitter } from 'node:events';
-import { ANONYMOUS } from '../auth/principal.js';
+import { ANONYMOUS } from '../common/principal.js';
 import { AppError } from '../common/errors/app-error.js';
 import { type SseEvent, SseParser } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import type { ReplyRecorder } from '../vllm/relay-outcome.js';
 
 /** One client request as the relay sees it. */

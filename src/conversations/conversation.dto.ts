@@ -13,7 +13,7 @@ import {
   ValidateBy,
   ValidateIf,
 } from 'class-validator';
-import { unixSeconds } from '../llm-configs/llm-config.dto.js';
+import { unixSeconds } from '../common/time.js';
 import { CHAT_MESSAGE_STATUSES, type ChatMessage, type ChatMessageStatus } from './chat-message.entity.js';
 import type { Conversation } from './conversation.entity.js';
 import type { ConversationWithMessages, Page } from './conversations.service.js';

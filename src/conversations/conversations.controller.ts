@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ownerScope, type Principal } from '../auth/principal.js';
+import { ownerScope, type Principal } from '../common/principal.js';
 import { CurrentPrincipal } from '../auth/request-principal.js';
 import { Auth } from '../common/decorators/auth.decorator.js';
 import { LogIdParamAs } from '../common/interceptors/route-log.interceptor.js';
-import { UuidParam } from '../llm-configs/uuid-param.js';
+import { UuidParam } from '../common/uuid.js';
 import {
   ConversationDto,
   ConversationListDto,

@@ -3,11 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { type FindOptionsWhere, MoreThan, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { AppError } from '../common/errors/app-error.js';
-import { isUuid } from '../llm-configs/uuid-param.js';
+import { isUuid } from '../common/uuid.js';
 import { ChatMessage } from './chat-message.entity.js';
 import { Conversation } from './conversation.entity.js';
 import type { CreateConversationDto, UpdateConversationDto } from './conversation.dto.js';
-import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../database/pg-error.js';
+import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../common/errors/pg-error.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 /** Messages returned inline with a conversation; older ones are paged through `/messages`. */

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config.js';
-import { ENTITIES, postgresOptions } from './database.options.js';
+import { postgresOptions } from './database.options.js';
 
 /**
- * The connection pool (one per process) and the repositories of every entity: a module that imports this one can
- * inject `Repository<Conversation>` and friends. Migrations run at boot only when MIGRATIONS_RUN is true.
+ * The connection pool (one per process). Each feature module registers its own entities with
+ * `TypeOrmModule.forFeature`, and only it injects their repositories. Migrations run at boot only when
+ * MIGRATIONS_RUN is true.
  */
 @Module({
   imports: [
@@ -14,9 +15,9 @@ import { ENTITIES, postgresOptions } from './database.options.js';
       useFactory: (config: AppConfig) => ({
         ...postgresOptions(config.databaseUrl),
         migrationsRun: config.migrationsRun,
+        autoLoadEntities: true,
       }),
     }),
-    TypeOrmModule.forFeature(ENTITIES),
   ],
   exports: [TypeOrmModule],
 })

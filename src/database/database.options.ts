@@ -1,22 +1,22 @@
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
-import { ApiKey } from '../auth/api-key.entity.js';
-import { ChatMessage } from '../conversations/chat-message.entity.js';
-import { Conversation } from '../conversations/conversation.entity.js';
-import { LlmConfig } from '../llm-configs/llm-config.entity.js';
 import { MIGRATIONS } from './migrations.js';
-
-/** Every entity, listed explicitly (no globs: they break between src/ and dist/). */
-export const ENTITIES = [Conversation, ChatMessage, LlmConfig, ApiKey];
 
 /** Per gateway process; with several processes behind a balancer, keep their sum under max_connections. */
 export const POOL_SIZE = 10;
 
-/** Shared by the app's DatabaseModule and the TypeORM CLI's data source, so both see the same schema. */
-export function postgresOptions(url: string): PostgresDataSourceOptions {
+/**
+ * Shared by the app's DatabaseModule and the TypeORM CLI's data source, so both see the same schema. The app leaves
+ * `entities` empty: each feature module registers its own (`autoLoadEntities`), so this folder depends on none of
+ * them; the CLI and the tests pass the whole list (src/entities.ts).
+ */
+export function postgresOptions(
+  url: string,
+  entities: PostgresDataSourceOptions['entities'] = [],
+): PostgresDataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

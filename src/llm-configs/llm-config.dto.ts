@@ -16,6 +16,7 @@ import {
 } from 'class-validator';
 import type { LlmConfig } from './llm-config.entity.js';
 import { EXTENSION_FIELDS } from '../common/extension-fields.js';
+import { unixSeconds } from '../common/time.js';
 
 /**
  * Request fields a config must not set through `extra_params`: the first-class settings (so there is one place for
@@ -151,8 +152,6 @@ export class LlmConfigListDto {
   @ApiProperty({ enum: ['list'] }) object: 'list';
   @ApiProperty({ type: [LlmConfigDto] }) data: LlmConfigDto[];
 }
-
-export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 
 export function toLlmConfigDto(config: LlmConfig): LlmConfigDto {
   return {

@@ -10,7 +10,7 @@ import {
   UpdateLlmConfigDto,
 } from './llm-config.dto.js';
 import { LlmConfigsService } from './llm-configs.service.js';
-import { UuidParam } from './uuid-param.js';
+import { UuidParam } from '../common/uuid.js';
 
 /** The access the CRUD routes require: one decorator for reading, one for writing. */
 export interface LlmConfigRoutesAccess {

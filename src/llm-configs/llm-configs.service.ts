@@ -4,7 +4,7 @@ import { type EntityManager, Not, type Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import type { CreateLlmConfigDto, UpdateLlmConfigDto } from './llm-config.dto.js';
 import { LlmConfig } from './llm-config.entity.js';
-import { isPgError, PG_UNIQUE_VIOLATION } from '../database/pg-error.js';
+import { isPgError, PG_UNIQUE_VIOLATION } from '../common/errors/pg-error.js';
 
 /**
  * Bounds staleness when another gateway process changed a config: this process only invalidates its own cache on its

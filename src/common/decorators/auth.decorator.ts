@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import type { ApiKeyScope } from '../../auth/principal.js';
+import type { ApiKeyScope } from '../principal.js';
 import { OpenAiErrorDto } from '../errors/error-body.dto.js';
 
 /**

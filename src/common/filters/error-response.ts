@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { UNPARSABLE_JSON_MESSAGE } from '../http/json-body.js';
 import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
-import { isPgError } from '../../database/pg-error.js';
+import { isPgError } from '../errors/pg-error.js';
 
 /** What a client sees for any failure we did not anticipate; the details go to the log only. */
 export const INTERNAL_ERROR_MESSAGE = 'Internal server error';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../../common/errors/app-error.js';
 import type { JsonObject } from '../../common/json.js';
-import { isUuid } from '../../llm-configs/uuid-param.js';
+import { isUuid } from '../../common/uuid.js';
 import type { LlmConfig } from '../../llm-configs/llm-config.entity.js';
 import { LlmConfigsService } from '../../llm-configs/llm-configs.service.js';
 import type { PromptVariables } from '../../llm-configs/prompt-template.js';

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsonObject } from '../../common/json.js';
-import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../../database/pg-error.js';
+import { isPgError, PG_FOREIGN_KEY_VIOLATION } from '../../common/errors/pg-error.js';
 import type { RelayOutcome, ReplyRecorder } from '../../vllm/relay-outcome.js';
 import { conversationNotFound } from './request-resolver.js';
 import { type AssistantReply, isUsageOnlyChunk, replyFromCompletion, StreamAccumulator } from './assistant-reply.js';
