@@ -78,13 +78,13 @@ export class ChatFastLane {
     const fallbacks = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (this.take(req, res, requestLogger)) return;
+      if (this.serveIfOwn(req, res, requestLogger)) return;
       for (const fallback of fallbacks) fallback(req, res);
     });
   }
 
   /** Serves the request and returns true, or returns false without having touched it. */
-  take(req: IncomingMessage, res: ServerResponse, requestLogger: RequestLogger): boolean {
+  serveIfOwn(req: IncomingMessage, res: ServerResponse, requestLogger: RequestLogger): boolean {
     if (req.method !== 'POST') return false;
     const url = req.url ?? '';
     const query = url.indexOf('?');

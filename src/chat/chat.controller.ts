@@ -3,9 +3,9 @@ import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Auth } from '../common/decorators/auth.decorator.js';
 import { ChatService } from './chat.service.js';
-import { CurrentExchange } from './exchange.decorator.js';
+import { CurrentRequestContext } from './request-context.decorator.js';
 import { FastLane } from './fast-lane.decorator.js';
-import type { Exchange } from './relay.types.js';
+import type { RequestContext } from './relay.types.js';
 
 /** OpenAI's request schema plus vLLM's extra fields: forwarded as sent, so any field is accepted. */
 const PASSTHROUGH_BODY = { type: 'object', additionalProperties: true } as const;
@@ -27,7 +27,11 @@ export class ChatController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Chat completion (JSON or SSE), relayed to vLLM with every vLLM extra field' })
   @ApiBody({ schema: PASSTHROUGH_BODY })
-  chatCompletions(@Body() body: unknown, @CurrentExchange() exchange: Exchange, @Res() _res?: Response): Promise<void> {
+  chatCompletions(
+    @Body() body: unknown,
+    @CurrentRequestContext() exchange: RequestContext,
+    @Res() _res?: Response,
+  ): Promise<void> {
     return this.chat.chatCompletions(body, exchange);
   }
 
@@ -36,7 +40,11 @@ export class ChatController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Text completion (JSON or SSE), relayed to vLLM' })
   @ApiBody({ schema: PASSTHROUGH_BODY })
-  completions(@Body() body: unknown, @CurrentExchange() exchange: Exchange, @Res() _res?: Response): Promise<void> {
+  completions(
+    @Body() body: unknown,
+    @CurrentRequestContext() exchange: RequestContext,
+    @Res() _res?: Response,
+  ): Promise<void> {
     return this.chat.completions(body, exchange);
   }
 
@@ -45,7 +53,11 @@ export class ChatController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Embeddings, relayed to vLLM (pooling models)' })
   @ApiBody({ schema: PASSTHROUGH_BODY })
-  embeddings(@Body() body: unknown, @CurrentExchange() exchange: Exchange, @Res() _res?: Response): Promise<void> {
+  embeddings(
+    @Body() body: unknown,
+    @CurrentRequestContext() exchange: RequestContext,
+    @Res() _res?: Response,
+  ): Promise<void> {
     return this.chat.embeddings(body, exchange);
   }
 }

@@ -5,7 +5,7 @@ import { ownerScope } from '../common/principal.js';
 import { ChatMemoryService, namesConversationOrConfig } from '../conversations/chat-memory.service.js';
 import { assertChatBody, assertCompletionBody, assertEmbeddingBody, upstreamBody } from './chat-request.js';
 import { RelayService } from './relay.service.js';
-import type { Exchange, RelayPlan } from './relay.types.js';
+import type { RequestContext, RelayPlan } from './relay.types.js';
 
 /**
  * The OpenAI routes. Each request goes validate → plan → relay → settle. The plan step is where conversation and
@@ -20,23 +20,23 @@ export class ChatService {
     private readonly memory: ChatMemoryService,
   ) {}
 
-  async chatCompletions(body: unknown, exchange: Exchange): Promise<void> {
+  async chatCompletions(body: unknown, exchange: RequestContext): Promise<void> {
     assertChatBody(body, this.config.maxMessages);
     await this.relay.relay('/v1/chat/completions', await this.planChat(body, exchange), exchange);
   }
 
-  async completions(body: unknown, exchange: Exchange): Promise<void> {
+  async completions(body: unknown, exchange: RequestContext): Promise<void> {
     assertCompletionBody(body);
     await this.relay.relay(
       '/v1/completions',
-      plain(body, upstreamBody(body, this.config.defaultTemperature), exchange),
+      statelessPlan(body, upstreamBody(body, this.config.defaultTemperature), exchange),
       exchange,
     );
   }
 
-  async embeddings(body: unknown, exchange: Exchange): Promise<void> {
+  async embeddings(body: unknown, exchange: RequestContext): Promise<void> {
     assertEmbeddingBody(body);
-    await this.relay.relay('/v1/embeddings', plain(body, body, exchange), exchange);
+    await this.relay.relay('/v1/embeddings', statelessPlan(body, body, exchange), exchange);
   }
 
   /**
@@ -44,9 +44,9 @@ export class ChatService {
    * the config is applied and, for a conversation, the history added and the request's messages stored; the relay
    * then gets the turn's recorder, which stores the reply before the client's last byte.
    */
-  private async planChat(body: JsonObject, exchange: Exchange): Promise<RelayPlan> {
+  private async planChat(body: JsonObject, exchange: RequestContext): Promise<RelayPlan> {
     if (!namesConversationOrConfig(body)) {
-      return plain(body, upstreamBody(body, this.config.defaultTemperature), exchange);
+      return statelessPlan(body, upstreamBody(body, this.config.defaultTemperature), exchange);
     }
     const prepared = await this.memory.prepare(body, {
       requestId: exchange.requestId,
@@ -62,7 +62,7 @@ export class ChatService {
 }
 
 /** A stateless plan; the client's bytes go to vLLM when the body going out is the very object they parsed to. */
-function plain(received: JsonObject, outgoing: JsonObject, exchange: Exchange): RelayPlan {
+function statelessPlan(received: JsonObject, outgoing: JsonObject, exchange: RequestContext): RelayPlan {
   return outgoing === received && exchange.rawBody !== undefined
     ? { body: outgoing, payload: exchange.rawBody }
     : { body: outgoing };

@@ -1,10 +1,10 @@
 import { SetMetadata } from '@nestjs/common';
-import type { Exchange } from './relay.types.js';
+import type { RequestContext } from './relay.types.js';
 
 export const FAST_LANE = 'llm-gateway:fast-lane';
 
 /** What a fast-lane handler must look like: the lane calls it with the parsed body and the exchange it built. */
-export type FastLaneHandler = (body: unknown, exchange: Exchange) => Promise<void>;
+export type FastLaneHandler = (body: unknown, exchange: RequestContext) => Promise<void>;
 
 /**
  * Marks a `POST` handler that the chat fast lane (chat-fast-lane.ts) also serves, ahead of Express, for plain JSON

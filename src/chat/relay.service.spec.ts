@@ -9,7 +9,7 @@ import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vll
 import type { AppConfig } from '../config/app-config.js';
 import { RelayService } from './relay.service.js';
 import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
-import type { Exchange } from './relay.types.js';
+import type { RequestContext } from './relay.types.js';
 
 /** The parts of an Express response the relay uses, recording what was written. */
 class FakeResponse extends EventEmitter {
@@ -69,7 +69,7 @@ function setup(
 ): {
   relay: RelayService;
   res: FakeResponse;
-  exchange: Exchange;
+  exchange: RequestContext;
   send: jest.Mock<VllmService['send']>;
 } {
   const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
@@ -77,7 +77,7 @@ function setup(
   const relay = new RelayService(vllm as VllmService, { vllm: { idleTimeoutMs } } as AppConfig);
   const res = new FakeResponse();
   const req = { socket: { destroyed: false } };
-  const exchange: Exchange = {
+  const exchange: RequestContext = {
     req: req as unknown as Request,
     res: res as unknown as Response,
     requestId: 'req-1',

@@ -6,7 +6,7 @@ import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
 import type { RelayPath, UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
 import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
-import type { Exchange, RelayPlan } from './relay.types.js';
+import type { RequestContext, RelayPlan } from './relay.types.js';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -32,7 +32,7 @@ export class RelayService {
     private readonly config: AppConfig,
   ) {}
 
-  async relay(path: RelayPath, plan: RelayPlan, exchange: Exchange): Promise<void> {
+  async relay(path: RelayPath, plan: RelayPlan, exchange: RequestContext): Promise<void> {
     const { res } = exchange;
     const { recorder } = plan;
     const controller = new AbortController();
@@ -82,7 +82,7 @@ export class RelayService {
 
   private async sendJson(
     answer: UpstreamJson,
-    exchange: Exchange,
+    exchange: RequestContext,
     outcome: RelayOutcome,
     commit: (() => Promise<void>) | undefined,
   ): Promise<void> {
@@ -111,7 +111,7 @@ export class RelayService {
 
   private async sendStream(
     answer: UpstreamStream,
-    exchange: Exchange,
+    exchange: RequestContext,
     signal: AbortSignal,
     plan: RelayPlan,
     outcome: RelayOutcome,

@@ -3,7 +3,7 @@ import type { Principal } from '../common/principal.js';
 import type { ReplyRecorder } from '../vllm/relay-outcome.js';
 
 /** One client request as the relay sees it. */
-export interface Exchange {
+export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;

@@ -67,8 +67,8 @@ describe('OpenAI routes with and without the fast lane (e2e)', () => {
   it.each(cases)('%s: the same answer with a Content-Length and chunked', async (_what, path, body, laneTakes) => {
     const lane = gateway.app.get(ChatFastLane);
     const taken: boolean[] = [];
-    const take = lane.take.bind(lane);
-    const spy = jest.spyOn(lane, 'take').mockImplementation((...args) => {
+    const take = lane.serveIfOwn.bind(lane);
+    const spy = jest.spyOn(lane, 'serveIfOwn').mockImplementation((...args) => {
       const result = take(...args);
       taken.push(result);
       return result;

@@ -3,10 +3,10 @@ import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../common/errors/app-error.js';
 import '../auth/request-principal.js';
-import type { Exchange } from './relay.types.js';
+import type { RequestContext } from './relay.types.js';
 
 /** The exchange an OpenAI route hands to ChatService, built from the request as the guard left it. */
-export const CurrentExchange = createParamDecorator((_data: unknown, ctx: ExecutionContext): Exchange => {
+export const CurrentRequestContext = createParamDecorator((_data: unknown, ctx: ExecutionContext): RequestContext => {
   const http = ctx.switchToHttp();
   const req = http.getRequest<Request>();
   const { principal } = req;
