@@ -7,7 +7,7 @@ import { MessageStore } from '../../src/conversations/turn/message-store.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, postConversation } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { open, post, send, sseData } from '../helpers/relay.js';
+import { contentOf, open, post, send, sseData } from '../helpers/relay.js';
 
 type Json = Record<string, unknown>;
 type Message = { role: string; content: string | null };
@@ -318,19 +318,4 @@ async function startGatewayProcess(vllmUrl: string): Promise<GatewayProcess> {
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** The reply text a client assembles from the `data:` payloads it read. */
-function contentOf(payloads: readonly string[]): string {
-  let text = '';
-  for (const data of payloads) {
-    if (data === '[DONE]') continue;
-    try {
-      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[] };
-      text += chunk.choices?.[0]?.delta?.content ?? '';
-    } catch {
-      // A partial last event of an interrupted stream.
-    }
-  }
-  return text;
 }

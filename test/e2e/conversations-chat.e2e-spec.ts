@@ -5,7 +5,8 @@ import { TurnRecorder } from '../../src/conversations/turn/turn-recorder.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { type ErrorBody, jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { open, post, sseData, waitFor } from '../helpers/relay.js';
+import { countQueries } from '../helpers/query-count.js';
+import { contentOf, open, post, sseData, waitFor } from '../helpers/relay.js';
 import { openTestDataSource } from '../helpers/pg.js';
 
 type Json = Record<string, unknown>;
@@ -328,15 +329,11 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
   });
 
   it('makes no database query for a plain chat request', async () => {
-    const db = gateway.app.get(DataSource);
-    const spy = jest.spyOn(db.logger, 'logQuery');
-    try {
-      const plain = await chat({ messages: [{ role: 'user', content: 'no memory' }], stream: true });
-      expect(plain.status).toBe(200);
-      expect(spy).not.toHaveBeenCalled();
-    } finally {
-      spy.mockRestore();
-    }
+    const { result: plain, queries } = await countQueries(gateway, () =>
+      chat({ messages: [{ role: 'user', content: 'no memory' }], stream: true }),
+    );
+    expect(plain.status).toBe(200);
+    expect(queries).toBe(0);
   });
 
   it('waits, on graceful shutdown, for token counts still being written before the pool closes', async () => {
@@ -422,19 +419,4 @@ async function rowsAfterClose(conversationId: string, column: 'content' | 'statu
   } finally {
     await check.destroy();
   }
-}
-
-/** The reply text a client assembles from the `data:` payloads it read. */
-function contentOf(payloads: readonly string[]): string {
-  let text = '';
-  for (const data of payloads) {
-    if (data === '[DONE]') continue;
-    try {
-      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[] };
-      text += chunk.choices?.[0]?.delta?.content ?? '';
-    } catch {
-      // A partial last event of an interrupted stream.
-    }
-  }
-  return text;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import {
@@ -10,6 +10,7 @@ import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { countQueries } from '../helpers/query-count.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,15 +51,8 @@ describe('chat memory service (e2e, service level)', () => {
   const abandon = (prepared: PreparedChat): Promise<void> =>
     prepared.recorder?.commit({ status: 'aborted' }) ?? Promise.resolve();
 
-  const countQueries = async (work: () => Promise<unknown>): Promise<number> => {
-    const spy = jest.spyOn(db.logger, 'logQuery');
-    try {
-      await work();
-      return spy.mock.calls.length;
-    } finally {
-      spy.mockRestore();
-    }
-  };
+  const queriesOf = async (work: () => Promise<unknown>): Promise<number> =>
+    (await countQueries(gateway, work)).queries;
 
   it('lets a request’s config override the conversation’s for that turn', async () => {
     const own = await postLlmConfig(call, { system_prompt: 'Own.' });
@@ -90,7 +84,7 @@ describe('chat memory service (e2e, service level)', () => {
   });
 
   it('makes no query for a plain request', async () => {
-    const queries = await countQueries(async () => {
+    const queries = await queriesOf(async () => {
       const body = { model: 'sim-model', messages: [{ role: 'user', content: 'x' }], prompt_variables: { a: 'b' } };
       expect(namesConversationOrConfig(body)).toBe(false);
       const prepared = await resolve(body);
@@ -103,7 +97,7 @@ describe('chat memory service (e2e, service level)', () => {
     const config = await postLlmConfig(call, { temperature: 0.3 });
     const body = { llm_config_id: config.id, messages: [{ role: 'user', content: 'x' }] };
     await resolve(body);
-    expect(await countQueries(() => resolve(body))).toBe(0);
+    expect(await queriesOf(() => resolve(body))).toBe(0);
   });
 
   it('costs a conversation turn one read and one write before vLLM is called', async () => {
@@ -112,7 +106,7 @@ describe('chat memory service (e2e, service level)', () => {
     await first.recorder?.commit({ status: 'complete', body: Buffer.from(completion('hot')) });
 
     let turn: PreparedChat | undefined;
-    const queries = await countQueries(async () => {
+    const queries = await queriesOf(async () => {
       turn = await resolve({
         conversation_id: conversation.id,
         messages: [{ role: 'user', content: 'counted' }],

@@ -126,6 +126,21 @@ export function sseData(body: string): string[] {
     .map((block) => block.slice('data: '.length));
 }
 
+/** The reply text a client assembles from a chat stream's `data:` payloads (a cut-off last event is skipped). */
+export function contentOf(payloads: readonly string[]): string {
+  let text = '';
+  for (const data of payloads) {
+    if (data === '[DONE]') continue;
+    try {
+      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[] };
+      text += chunk.choices?.[0]?.delta?.content ?? '';
+    } catch {
+      // A partial last event of an interrupted stream.
+    }
+  }
+  return text;
+}
+
 /** `created` is the second the server built the chunk; two runs of one request may straddle a second boundary. */
 export function withoutCreated(text: string): string {
   return text.replace(/"created":\d+/g, '"created":0');
