@@ -87,6 +87,21 @@ function setup(
   return { relay, res, exchange, send };
 }
 
+function jsonAnswer(body: Buffer): UpstreamJson {
+  const now = performance.now();
+  return {
+    kind: 'json',
+    status: 200,
+    contentType: 'application/json',
+    upstream: 'http://u',
+    attemptId: 'req-1',
+    dispatchedAt: now,
+    headersAt: now,
+    receivedAt: now,
+    body,
+  };
+}
+
 function streamAnswer(source: AsyncIterable<SseEvent>, cancel = jest.fn()): UpstreamStream {
   const now = performance.now();
   return {
@@ -150,18 +165,7 @@ async function settled(rec: Recording): Promise<void> {
 
 describe('RelayService', () => {
   it('relays JSON bytes with the gateway timing headers', async () => {
-    const now = performance.now();
-    const json: UpstreamJson = {
-      kind: 'json',
-      status: 200,
-      contentType: 'application/json',
-      upstream: 'http://u',
-      attemptId: 'req-1',
-      dispatchedAt: now,
-      headersAt: now,
-      receivedAt: now,
-      body: Buffer.from('{"id":"chatcmpl-req-1","x":null}'),
-    };
+    const json = jsonAnswer(Buffer.from('{"id":"chatcmpl-req-1","x":null}'));
     const { relay, res, exchange, send } = setup(() => Promise.resolve(json));
     await relay.relay('/v1/chat/completions', { body: { messages: [] } }, exchange);
     expect(send).toHaveBeenCalledWith('/v1/chat/completions', { messages: [] }, expect.any(AbortSignal), {
@@ -268,19 +272,8 @@ describe('RelayService', () => {
   });
 
   it('commits a non-streamed reply before the body is written', async () => {
-    const now = performance.now();
     const body = Buffer.from('{"id":"x"}');
-    const json: UpstreamJson = {
-      kind: 'json',
-      status: 200,
-      contentType: 'application/json',
-      upstream: 'http://u',
-      attemptId: 'req-1',
-      dispatchedAt: now,
-      headersAt: now,
-      receivedAt: now,
-      body,
-    };
+    const json = jsonAnswer(body);
     const { relay, res, exchange } = setup(() => Promise.resolve(json));
     const rec = recording(res);
     await relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
@@ -299,18 +292,7 @@ describe('RelayService', () => {
     expect(written.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(written.indexOf('[DONE]')).toBe(written.lastIndexOf('[DONE]'));
 
-    const now = performance.now();
-    const json: UpstreamJson = {
-      kind: 'json',
-      status: 200,
-      contentType: 'application/json',
-      upstream: 'http://u',
-      attemptId: 'req-1',
-      dispatchedAt: now,
-      headersAt: now,
-      receivedAt: now,
-      body: Buffer.from('{}'),
-    };
+    const json = jsonAnswer(Buffer.from('{}'));
     const plain = setup(() => Promise.resolve(json));
     const failing = recording(plain.res, () => false, true);
     await expect(
