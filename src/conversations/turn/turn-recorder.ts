@@ -39,7 +39,7 @@ export interface StoredTurn {
 @Injectable()
 export class TurnRecorder implements OnApplicationShutdown {
   private readonly logger = new Logger(TurnRecorder.name);
-  /** After-response writes; graceful shutdown waits for them before the database pool closes. */
+  /** Reply commits and after-response writes; graceful shutdown waits for them before the database pool closes. */
   private readonly writes = new Set<Promise<void>>();
 
   constructor(
@@ -70,12 +70,13 @@ export class TurnRecorder implements OnApplicationShutdown {
     return {
       // Called for every relayed event: a byte search first (vLLM writes compact JSON), a parse only for a candidate.
       hidesEvent: (event) => turn.hideUsageChunk && event.raw.includes(EMPTY_CHOICES) && isUsageOnlyChunk(event.data),
-      commit: (outcome) => this.commitReply(turn, outcome, replyOf(outcome)),
+      // Tracked too: an aborted turn's reply is committed after its client left, possibly while the app closes.
+      commit: (outcome) => this.track(this.commitReply(turn, outcome, replyOf(outcome))),
       afterResponse: (outcome) => this.track(this.fillCounts(turn, replyOf(outcome))),
     };
   }
 
-  /** Waits for token counts still being written; runs after the HTTP server stopped, before the pool closes. */
+  /** Waits for replies and token counts still being written; runs after the HTTP server stopped, before the pool closes. */
   async onApplicationShutdown(): Promise<void> {
     if (this.writes.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -84,7 +85,7 @@ export class TurnRecorder implements OnApplicationShutdown {
     });
     const result = await Promise.race([Promise.allSettled([...this.writes]), timeout]);
     clearTimeout(timer);
-    if (result === 'timeout') this.logger.error(`${this.writes.size} token count updates were not written in time`);
+    if (result === 'timeout') this.logger.error(`${this.writes.size} conversation writes were not finished in time`);
   }
 
   private async commitReply(turn: StoredTurn, outcome: RelayOutcome, reply: AssistantReply): Promise<void> {
