@@ -12,6 +12,7 @@ import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-e
 import { createHttpLogger } from './common/logging/http-logger.js';
 import { processLogger } from './common/logging/process-logger.js';
 import { completeOpenApiDocument } from './common/openapi.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { packageVersion } from './common/package-version.js';
 import type { AppConfig } from './config/app-config.js';
 
@@ -35,7 +36,10 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   // Express-level order matters: the request logger gives every request its id (echoed as x-request-id) and its
   // start line before the body parser can reject it; the error handler right after the parser turns malformed JSON
   // and oversized bodies into the same error body as the exception filter.
-  const requestLogger = createHttpLogger(processLogger());
+  const metrics = app.get(MetricsService);
+  const requestLogger = createHttpLogger(processLogger(), (req, res, seconds) =>
+    metrics.observeHttp(req, res, seconds),
+  );
   app.use(requestLogger);
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(expressErrorHandler);

@@ -23,6 +23,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   health: 4,
   models: 4,
   metrics: 4,
+  usage: 4,
 };
 const FEATURE_LAYER = 4;
 /**

@@ -8,6 +8,7 @@ import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.j
 import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RelayService } from './relay.service.js';
+import type { CompletionAccounting } from './completion-accounting.js';
 import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
 import type { RequestContext } from './relay.types.js';
 
@@ -74,7 +75,16 @@ function setup(
 } {
   const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
   const vllm: Pick<VllmService, 'send'> = { send };
-  const relay = new RelayService(vllm as VllmService, { vllm: { idleTimeoutMs } } as AppConfig);
+  const accounting: Pick<CompletionAccounting, 'streamStarted' | 'streamEnded' | 'completed'> = {
+    streamStarted: jest.fn(),
+    streamEnded: jest.fn(),
+    completed: jest.fn(),
+  };
+  const relay = new RelayService(
+    vllm as VllmService,
+    { vllm: { idleTimeoutMs } } as AppConfig,
+    accounting as CompletionAccounting,
+  );
   const res = new FakeResponse();
   const req = { socket: { destroyed: false } };
   const exchange: RequestContext = {

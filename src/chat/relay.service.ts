@@ -6,6 +6,7 @@ import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
 import type { RelayPath, UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
 import type { RelayOutcome, ReplyRecorder } from '../vllm/relay-outcome.js';
+import { CompletionAccounting } from './completion-accounting.js';
 import type { RequestContext, RelayPlan } from './relay.types.js';
 
 const SSE_HEADERS = {
@@ -30,6 +31,7 @@ export class RelayService {
   constructor(
     private readonly vllm: VllmService,
     private readonly config: AppConfig,
+    private readonly accounting: CompletionAccounting,
   ) {}
 
   async relay(path: RelayPath, plan: RelayPlan, exchange: RequestContext): Promise<void> {
@@ -77,6 +79,7 @@ export class RelayService {
     } finally {
       res.off('close', onClose);
       if (recorder !== undefined && commit !== undefined) this.settle(recorder, commit, outcome);
+      this.accounting.completed(path, plan, exchange, outcome);
     }
   }
 
@@ -99,6 +102,7 @@ export class RelayService {
       }
     }
     const overhead = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.receivedAt);
+    outcome.overheadMs = overhead;
     const ms = formatMs(overhead);
     res.writeHead(answer.status, {
       'Content-Type': answer.contentType,
@@ -123,10 +127,16 @@ export class RelayService {
     outcome.events = events;
     // The stream's headers carry the time spent before the upstream call; what follows is per event and tiny.
     const pre = answer.dispatchedAt - exchange.receivedAt + (performance.now() - answer.headersAt);
+    outcome.overheadMs = pre;
     res.writeHead(answer.status, { ...SSE_HEADERS, 'Server-Timing': `gateway;dur=${formatMs(pre)}` });
     // The headers leave with the first events when those are already here (one write, one wake-up of the client),
     // else on their own as soon as this turn of the event loop is over, without waiting for the first token.
     let wrote = false;
+    // Counted per upstream read, not per event: one addition and one clock read per batch.
+    let dataEvents = 0;
+    let relayMs = 0;
+    let lastDataEvent: SseEvent | undefined;
+    this.accounting.streamStarted();
     const flushHeaders = setImmediate(() => {
       if (!wrote) res.flushHeaders();
     });
@@ -137,6 +147,14 @@ export class RelayService {
         const now = performance.now();
         outcome.firstEventAt ??= now;
         outcome.lastEventAt = now;
+        const tail = batch[batch.length - 1];
+        if (tail?.done === true) {
+          dataEvents += batch.length - 1;
+          lastDataEvent = batch[batch.length - 2] ?? lastDataEvent;
+        } else {
+          dataEvents += batch.length;
+          lastDataEvent = tail ?? lastDataEvent;
+        }
         const out: Buffer[] = [];
         for (const event of batch) {
           events?.push(event);
@@ -156,9 +174,12 @@ export class RelayService {
             // the turn is over, and its next turn must find the reply.
             if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
             res.end(chunk);
+            relayMs += performance.now() - now;
             return;
           }
-          if (!res.write(chunk)) await drained(res, signal, this.config.vllm.idleTimeoutMs);
+          const flowing = res.write(chunk);
+          relayMs += performance.now() - now;
+          if (!flowing) await drained(res, signal, this.config.vllm.idleTimeoutMs);
         }
         if (signal.aborted) break;
       }
@@ -186,6 +207,10 @@ export class RelayService {
       endWithError(res, appError);
     } finally {
       clearImmediate(flushHeaders);
+      this.accounting.streamEnded();
+      outcome.dataEvents = dataEvents;
+      outcome.relayMs = relayMs;
+      outcome.lastDataEvent = lastDataEvent;
     }
   }
 

@@ -40,4 +40,12 @@ export abstract class AppConfig {
   abstract readonly maxMessages: number;
   /** Processes serving HTTP: 1 runs the app in this process; more forks that many cluster workers behind it. */
   abstract readonly workers: number;
+  /** Secret: when set, `/metrics` requires `Authorization: Bearer <token>`; unset, it is public. */
+  abstract readonly metricsToken: string | undefined;
+  abstract readonly usage: {
+    /** Usage rows older than this many days are deleted. */
+    readonly retentionDays: number;
+    /** Rows waiting to be written; beyond this, new rows are dropped (and counted), never queued. */
+    readonly queueSize: number;
+  };
 }

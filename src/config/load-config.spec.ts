@@ -47,7 +47,23 @@ describe('loadConfig', () => {
       bodyLimitBytes: 10 * 1024 * 1024,
       maxMessages: 2048,
       workers: 1,
+      metricsToken: undefined,
+      usage: { retentionDays: 90, queueSize: 10_000 },
     });
+  });
+
+  it('reads the metrics token and the usage settings, and rejects bad usage numbers by name', () => {
+    const config = loadConfig({
+      ...STARTABLE,
+      METRICS_TOKEN: 'scrape',
+      USAGE_RETENTION_DAYS: '7',
+      USAGE_QUEUE_SIZE: '5',
+    });
+    expect(config.metricsToken).toBe('scrape');
+    expect(config.usage).toEqual({ retentionDays: 7, queueSize: 5 });
+    expect(problemsOf({ ...STARTABLE, USAGE_RETENTION_DAYS: '0', USAGE_QUEUE_SIZE: 'x' }).join('\n')).toMatch(
+      /USAGE_RETENTION_DAYS[\s\S]*USAGE_QUEUE_SIZE/,
+    );
   });
 
   it('refuses to start with authentication on (the default) and no way to get a key, saying how to fix it', () => {

@@ -120,6 +120,10 @@ export function loadConfig(env: Env): AppConfig {
   };
   const migrationsRun = bool('MIGRATIONS_RUN', false);
   const maxMessages = int('MAX_MESSAGES', 2_048, 1, 1_000_000);
+  const usage = {
+    retentionDays: int('USAGE_RETENTION_DAYS', 90, 1, 36_500),
+    queueSize: int('USAGE_QUEUE_SIZE', 10_000, 1, 1_000_000),
+  };
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -144,6 +148,8 @@ export function loadConfig(env: Env): AppConfig {
     bodyLimitBytes: sizeInBytes(bodyLimit),
     maxMessages,
     workers,
+    metricsToken: read('METRICS_TOKEN'),
+    usage: Object.freeze(usage),
   });
 }
 

@@ -41,4 +41,11 @@ export interface RelayOutcome {
   /** performance.now() of the first and last relayed events of a stream (TTFT and duration without extra timers). */
   firstEventAt?: number;
   lastEventAt?: number;
+  /** Data events a stream relayed ([DONE] aside), and the last of them: vLLM's usage chunk when it sent one. */
+  dataEvents?: number;
+  lastDataEvent?: SseEvent;
+  /** Time the relay loop spent writing a stream's events (waiting for vLLM or for the client's reads aside). */
+  relayMs?: number;
+  /** The gateway's own time before the client's first byte, as in the Server-Timing header. */
+  overheadMs?: number;
 }

@@ -70,6 +70,9 @@ function endFields(req: Req, res: ServerResponse, durationMs: number): Record<st
 
 export type RequestLogger = (req: Req, res: ServerResponse, next: () => void) => void;
 
+/** Told when each request ends, whatever its path and level (the request metrics); `seconds` is its duration. */
+export type RequestEndObserver = (req: IncomingMessage, res: ServerResponse, seconds: number) => void;
+
 /**
  * One line when a request starts and one when its response finishes (for a stream: when the last byte is written,
  * so `duration_ms` is the real one) or the client goes away. Lines are flat: no request or response object, so no
@@ -80,13 +83,14 @@ export type RequestLogger = (req: Req, res: ServerResponse, next: () => void) =>
  * and messages); written here because pino-http builds a second child logger per request around the whole `req`,
  * whose redaction pass and bookkeeping were about 4 % of the gateway's CPU per request.
  */
-export function createHttpLogger(logger: Logger): RequestLogger {
+export function createHttpLogger(logger: Logger, onEnd?: RequestEndObserver): RequestLogger {
   return (req, res, next) => {
     // pino-http's contract, which nestjs-pino relies on: an id already set (by an outer logger) is kept.
     req.id ||= assignRequestId(req, res);
     const log = logger.child({ request_id: req.id });
     req.log = log;
     const startedAt = Date.now();
+    const startedAtPrecise = performance.now();
 
     const startLevel = requestLogLevel(req, res);
     if (startLevel !== 'silent') log[startLevel]({ method: req.method, path: requestPath(req) }, 'request started');
@@ -101,6 +105,7 @@ export function createHttpLogger(logger: Logger): RequestLogger {
       res.off('finish', onFinish);
       res.off('close', onFinish);
       res.off('error', onError);
+      onEnd?.(req, res, (performance.now() - startedAtPrecise) / 1000);
       const level = requestLogLevel(req, res, err);
       if (level === 'silent') return;
       const durationMs = Date.now() - startedAt;
