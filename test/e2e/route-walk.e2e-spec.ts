@@ -85,6 +85,8 @@ const PUBLIC_HANDLERS = [
   'AdminUiController.page',
   'HealthController.check',
   'HealthController.root',
+  // Scrapers carry no key; METRICS_TOKEN, when set, is checked by the handler itself.
+  'MetricsController.scrape',
 ];
 
 describe('route walk: every handler declares its access, and the fast lane serves the marked ones (e2e)', () => {
