@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CompletionRecord } from '../common/completion.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { UsageService } from '../usage/usage.service.js';
 import type { RelayOutcome } from '../vllm/relay-outcome.js';
 import type { RelayPath } from '../vllm/vllm.types.js';
 import { type TokenCounts, usageIn } from './completion-usage.js';
@@ -15,7 +16,10 @@ const USAGE_KEY = Buffer.from('"usage"');
  */
 @Injectable()
 export class CompletionAccounting {
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly usage: UsageService,
+  ) {}
 
   streamStarted(): void {
     this.metrics.streamStarted();
@@ -30,6 +34,7 @@ export class CompletionAccounting {
     setImmediate(() => {
       const record = completionRecord(path, plan, exchange, outcome, endedAt);
       this.metrics.observeCompletion(record);
+      this.usage.record(record);
     });
   }
 }

@@ -2,6 +2,7 @@ import { Initial1795597283909 } from '../../migrations/1795597283909-Initial.js'
 import { ConversationTurns1795598299578 } from '../../migrations/1795598299578-ConversationTurns.js';
 import { ApiKeys1796114821167 } from '../../migrations/1796114821167-ApiKeys.js';
 import { ContextStart1796115000000 } from '../../migrations/1796115000000-ContextStart.js';
+import { UsageRecords1796117794868 } from '../../migrations/1796117794868-UsageRecords.js';
 
 /**
  * Every migration, oldest first. Listed explicitly rather than globbed so the same list works from `dist/`, under
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   ConversationTurns1795598299578,
   ApiKeys1796114821167,
   ContextStart1796115000000,
+  UsageRecords1796117794868,
 ];

@@ -1,0 +1,93 @@
+import { describe, it, expect, jest } from '@jest/globals';
+import type { Repository } from 'typeorm';
+import type { CompletionRecord } from '../common/completion.js';
+import { ANONYMOUS } from '../common/principal.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
+import { UsageQueue } from './usage-queue.js';
+import type { UsageRecord } from './usage-record.entity.js';
+import { UsageService } from './usage.service.js';
+
+const completion: CompletionRecord = {
+  route: '/v1/chat/completions',
+  model: 'sim-model',
+  status: 'complete',
+  streamed: false,
+  principal: ANONYMOUS,
+  conversationId: 'not-a-uuid',
+  llmConfigId: undefined,
+  receivedAt: 100,
+  firstEventAt: undefined,
+  endedAt: 150,
+  overheadMs: 0.2,
+  events: 0,
+  relayMs: 0,
+  inputTokens: 3,
+  outputTokens: 5,
+};
+
+function setup(queueSize: number, insert: () => Promise<unknown>) {
+  const inserted: unknown[][] = [];
+  const rows = {
+    insert: jest.fn((batch: unknown[]) => {
+      inserted.push(batch);
+      return insert();
+    }),
+  };
+  const dropped = { inc: jest.fn<(labels: { reason: string }, n?: number) => void>() };
+  const service = new UsageService(
+    rows as unknown as Repository<UsageRecord>,
+    { usage: { queueSize, retentionDays: 90 } } as AppConfig,
+    { usageRowsDropped: dropped } as unknown as MetricsService,
+  );
+  return { service, rows, dropped, inserted };
+}
+
+describe('UsageQueue', () => {
+  it('holds at most its capacity and reports each row it drops', () => {
+    const onDrop = jest.fn();
+    const queue = new UsageQueue<number>(2, onDrop);
+    expect([1, 2, 3, 4].map((n) => queue.push(n))).toEqual([true, true, false, false]);
+    expect(queue.size).toBe(2);
+    expect(onDrop).toHaveBeenCalledTimes(2);
+    expect(queue.take(10)).toEqual([1, 2]);
+    expect(queue.push(5)).toBe(true);
+  });
+});
+
+describe('UsageService', () => {
+  it('drops and counts rows when the queue is full, without waiting on a database that does not answer', () => {
+    // The database never answers: a write in flight must not hold anything up.
+    const { service, dropped, rows } = setup(2, () => new Promise(() => undefined));
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) service.record(completion);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(dropped.inc).toHaveBeenCalledTimes(3);
+    expect(dropped.inc).toHaveBeenCalledWith({ reason: 'queue_full' });
+
+    // The writer takes the two queued rows (its INSERT hangs); the queue has room again, still bounded at 2.
+    void service.flush();
+    expect(rows.insert).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < 3; i++) service.record(completion);
+    expect(dropped.inc).toHaveBeenCalledTimes(4);
+  });
+
+  it('writes queued rows in batches of one INSERT each, and counts a failed batch as dropped', async () => {
+    const { service, inserted, dropped } = setup(10_000, () => Promise.resolve());
+    for (let i = 0; i < 1_001; i++) service.record(completion);
+    await service.flush();
+    expect(inserted.map((batch) => batch.length)).toEqual([500, 500, 1]);
+    const row = inserted[0]?.[0] as UsageRecord;
+    expect(row).toMatchObject({ model: 'sim-model', status: 'complete', inputTokens: 3, outputTokens: 5 });
+    expect(row.durationMs).toBe(50);
+    // An id that is not a UUID never reaches a uuid column.
+    expect(row.conversationId).toBeNull();
+
+    const failing = setup(10, () => Promise.reject(new Error('db down')));
+    failing.service.record(completion);
+    failing.service.record(completion);
+    await failing.service.flush();
+    expect(failing.dropped.inc).toHaveBeenCalledWith({ reason: 'write_failed' }, 2);
+    expect(dropped.inc).not.toHaveBeenCalled();
+  });
+});
