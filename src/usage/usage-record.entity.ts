@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 export type UsageStatus = 'complete' | 'aborted' | 'error';
 
@@ -9,6 +9,7 @@ export type UsageStatus = 'complete' | 'aborted' | 'error';
  */
 @Entity({ name: 'usage_records' })
 @Index('ix_usage_records_created_at', ['createdAt'])
+@Check('ck_usage_records_status', `"status" IN ('complete', 'aborted', 'error')`)
 export class UsageRecord {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_usage_records' })
   id: string;
