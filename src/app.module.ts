@@ -12,6 +12,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LlmConfigsModule } from './llm-configs/llm-configs.module.js';
 import { ModelsModule } from './models/models.module.js';
+import { PlaygroundModule } from './playground/playground.module.js';
 
 /**
  * The root module is built from an already validated `AppConfig`, so a test can boot the real app with its own
@@ -34,6 +35,7 @@ export class AppModule {
         ModelsModule,
         AdminModule,
         AdminUiModule,
+        PlaygroundModule,
       ],
       providers: [
         { provide: AppConfig, useValue: config },

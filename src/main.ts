@@ -50,6 +50,7 @@ function announce(config: AppConfig, port: number): void {
       `  llm-gateway is listening on ${base}`,
       `    API:      ${base}/v1/chat/completions`,
       `    Swagger:  ${base}/docs`,
+      `    Chat:     ${base}/playground`,
       `    Health:   ${base}/health`,
       `    Auth:     ${config.auth.enabled ? 'on: /v1 needs "Authorization: Bearer <key>"' : 'OFF: /v1 is open to any client'}`,
       `    Upstream: ${config.vllm.baseUrls.join(', ')}`,

@@ -24,6 +24,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   models: 4,
   metrics: 4,
   usage: 4,
+  playground: 4,
 };
 const FEATURE_LAYER = 4;
 /**

@@ -1,92 +1,26 @@
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
 import { Public } from '../common/decorators/auth.decorator.js';
-import { AppError } from '../common/errors/app-error.js';
-import { packageRoot } from '../common/package-version.js';
-
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-};
+import { publicDir, StaticUi } from '../common/http/static-ui.js';
 
 /**
- * The page runs only its own files and talks only to this origin: no inline script or style can run, so text an
- * attacker stored in a conversation cannot become code even if some view rendered it as HTML.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-interface Asset {
-  body: Buffer;
-  type: string;
-}
-
-/** Where the UI's files live: beside package.json, so the same folder serves `src` (tests) and `dist` (the build). */
-export const ADMIN_UI_DIR = join(packageRoot(), 'public', 'admin');
-
-/**
- * The admin web UI: plain HTML, CSS and ES modules from public/admin, read once at start-up. Only the files found
- * there are served (a fixed map, so no request path reaches the file system); the JSON API it calls lives beside it
- * under /admin/auth, /admin/conversations, /admin/llm-configs and /admin/api-keys.
+ * The admin web UI: plain HTML, CSS and ES modules from public/admin, read once at start-up; the JSON API it calls
+ * lives beside it under /admin/auth, /admin/conversations, /admin/llm-configs and /admin/api-keys.
  */
 @ApiExcludeController()
 @Public()
 @Controller('admin')
 export class AdminUiController {
-  private readonly assets = loadAssets(ADMIN_UI_DIR);
+  private readonly ui = new StaticUi(publicDir('admin'), 'admin UI');
 
   @Get()
   page(@Res() res: Response): void {
-    this.send(res, 'index.html');
+    this.ui.send(res, 'index.html');
   }
 
   @Get('ui/:file')
   asset(@Param('file') file: string, @Res() res: Response): void {
-    this.send(res, file);
+    this.ui.send(res, file);
   }
-
-  private send(res: Response, name: string): void {
-    const asset = this.assets.get(name);
-    if (asset === undefined) throw new AppError('not_found', `No admin UI file '${name}'`);
-    // no-cache, not no-store: the browser revalidates by ETag (Express adds it and answers 304), so a new
-    // deployment's files are picked up at once without every reload downloading them again.
-    res
-      .set({
-        'Content-Type': asset.type,
-        'Cache-Control': 'no-cache',
-        'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-        'X-Content-Type-Options': 'nosniff',
-        'Referrer-Policy': 'no-referrer',
-      })
-      .send(asset.body);
-  }
-}
-
-function loadAssets(dir: string): ReadonlyMap<string, Asset> {
-  if (!existsSync(join(dir, 'index.html'))) {
-    throw new Error(`The admin UI's files are missing: ${join(dir, 'index.html')} does not exist`);
-  }
-  const assets = new Map<string, Asset>();
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const type = CONTENT_TYPES[extname(entry.name)];
-    if (entry.isFile() && type !== undefined) {
-      assets.set(entry.name, { body: readFileSync(join(dir, entry.name)), type });
-    }
-  }
-  return assets;
 }

@@ -87,6 +87,9 @@ const PUBLIC_HANDLERS = [
   'HealthController.root',
   // Scrapers carry no key; METRICS_TOKEN, when set, is checked by the handler itself.
   'MetricsController.scrape',
+  // The playground's static files; the page calls /v1 with the key the user enters.
+  'PlaygroundController.asset',
+  'PlaygroundController.page',
 ];
 
 describe('route walk: every handler declares its access, and the fast lane serves the marked ones (e2e)', () => {
