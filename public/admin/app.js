@@ -11,6 +11,7 @@ import { renderApiKeys } from './api-keys.js';
 import { renderConversation, renderConversations } from './conversations.js';
 import { h, field, replace } from './dom.js';
 import { renderLlmConfigs } from './llm-configs.js';
+import { renderStats } from './stats.js';
 
 const root = document.getElementById('app');
 const EXPIRED_NOTICE = 'Your session has expired. Please sign in again.';
@@ -19,6 +20,7 @@ const SECTIONS = [
   { path: 'conversations', label: 'Conversations' },
   { path: 'llm-configs', label: 'LLM configs' },
   { path: 'api-keys', label: 'API keys' },
+  { path: 'stats', label: 'Usage' },
 ];
 
 /** Ends the session when the token's lifetime is over, even if the page sits idle. */
@@ -145,7 +147,7 @@ function buildShell(username) {
   shell = { links, user, main };
 }
 
-/** Hash routes: #/conversations[?search=…], #/conversations/<id>, #/llm-configs, #/api-keys. */
+/** Hash routes: #/conversations[?search=…], #/conversations/<id>, #/llm-configs, #/api-keys, #/stats[?days=…]. */
 function route() {
   if (shell === null) return;
   const [path = '', queryText = ''] = location.hash.replace(/^#\/?/, '').split('?');
@@ -169,6 +171,9 @@ function route() {
       break;
     case 'api-keys':
       renderApiKeys(container);
+      break;
+    case 'stats':
+      renderStats(container, params);
       break;
     default:
       location.replace('#/conversations');

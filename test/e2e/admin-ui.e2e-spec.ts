@@ -270,6 +270,53 @@ describe('admin web UI in a real browser (e2e)', () => {
     expect(await loginForm().count()).toBe(0);
   });
 
+  it('shows usage: totals, requests and tokens per day as a chart, time to first token, and a table by model', async () => {
+    // A streamed request too, so the time-to-first-token chart has a point for today.
+    const streamed = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'stream it' }], stream: true }),
+    });
+    expect(await streamed.text()).toContain('[DONE]');
+    // Usage rows are written in batches about every second: wait for this key's two (the turn, the stream) before
+    // the page reads the stats. The database is shared, so only this key's row says they are in.
+    const today = new Date().toISOString().slice(0, 10);
+    const admin = { authorization: `Bearer ${jwt}` };
+    const keys = (await (await fetch(`${stack.gateway.url}/admin/api-keys`, { headers: admin })).json()) as {
+      data: { id: string; name: string }[];
+    };
+    const keyId = keys.data.find((k) => k.name === 'ui-client')?.id;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await fetch(`${stack.gateway.url}/admin/stats?group_by=key`, { headers: admin });
+      const groups = ((await res.json()) as { groups: { key: string; requests: number; ttft_p50_ms: number | null }[] })
+        .groups;
+      const mine = groups.find((g) => g.key === keyId);
+      if ((mine?.requests === 2 && mine.ttft_p50_ms !== null) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    const chart = page.getByRole('img', { name: 'Requests and tokens per day' });
+    await chart.waitFor();
+    // One bar per day of the default 7-day range, today's last and drawn with its requests.
+    const bars = chart.locator('rect.chart-bar');
+    expect(await bars.count()).toBe(7);
+    const todayBar = chart.locator(`rect[data-day="${today}"]`);
+    expect(Number(await todayBar.getAttribute('data-requests'))).toBeGreaterThanOrEqual(2);
+    expect(Number(await todayBar.getAttribute('height'))).toBeGreaterThan(0);
+    expect(await bars.last().getAttribute('data-day')).toBe(today);
+    expect(await chart.locator('polyline.chart-line-tokens').count()).toBe(1);
+    const ttft = page.getByRole('img', { name: 'Time to first token per day, p50 and p95' });
+    expect(await ttft.locator(`circle[data-day="${today}"]`).count()).toBe(2);
+    expect(Number(await page.locator('.stats-totals .stat strong').first().textContent())).toBeGreaterThanOrEqual(2);
+    await page.locator('tbody tr[data-model]').first().waitFor();
+    await screenshot('usage-stats');
+
+    await page.getByRole('link', { name: '30 days' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('svg.chart rect.chart-bar').length === 30);
+  });
+
   it('revokes the key, after which /v1 refuses it', async () => {
     await page.getByRole('link', { name: 'API keys', exact: true }).click();
     await page.getByRole('button', { name: 'Revoke ui-client' }).click();
