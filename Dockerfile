@@ -9,7 +9,8 @@ COPY migrations ./migrations
 RUN npx nest build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production LOG_DIR=/app/logs
+# JSON on stdout even under `docker run -t`: the log driver reads lines, not a terminal.
+ENV NODE_ENV=production LOG_DIR=/app/logs LOG_STDOUT=json
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

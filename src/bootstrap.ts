@@ -37,8 +37,9 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   // start line before the body parser can reject it; the error handler right after the parser turns malformed JSON
   // and oversized bodies into the same error body as the exception filter.
   const metrics = app.get(MetricsService);
+  const laneRoutes = app.get(ChatFastLane).served();
   const requestLogger = createHttpLogger(processLogger(), (req, res, seconds) =>
-    metrics.observeHttp(req, res, seconds),
+    metrics.observeHttp(req, res, seconds, laneRoutes),
   );
   app.use(requestLogger);
   app.useBodyParser('json', { limit: config.bodyLimit });

@@ -1,5 +1,8 @@
 import type { Level } from 'pino';
 
+export const LOG_STDOUT_VALUES = ['auto', 'json', 'pretty'] as const;
+export type LogStdout = (typeof LOG_STDOUT_VALUES)[number];
+
 /**
  * The validated, typed configuration. It doubles as the DI token: inject `AppConfig` anywhere instead of reading
  * `process.env`, which is read exactly once, by `loadConfig`.
@@ -23,7 +26,12 @@ export abstract class AppConfig {
     readonly apiKeys: readonly string[];
   };
   abstract readonly defaultTemperature: number | undefined;
-  abstract readonly log: { readonly dir: string; readonly level: Level | 'silent' };
+  abstract readonly log: {
+    readonly dir: string;
+    readonly level: Level | 'silent';
+    /** What stdout shows (the file is always JSON lines): `auto` is `pretty` on a terminal, else `json`. */
+    readonly stdout: LogStdout;
+  };
   abstract readonly admin: {
     /** Admin login is enabled when a password or a password hash is configured. */
     readonly enabled: boolean;

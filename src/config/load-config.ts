@@ -1,5 +1,5 @@
 import type { Level } from 'pino';
-import type { AppConfig } from './app-config.js';
+import { type AppConfig, LOG_STDOUT_VALUES, type LogStdout } from './app-config.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -84,6 +84,11 @@ export function loadConfig(env: Env): AppConfig {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
   }
 
+  const logStdout = (read('LOG_STDOUT') ?? 'auto').toLowerCase();
+  if (!(LOG_STDOUT_VALUES as readonly string[]).includes(logStdout)) {
+    problems.push(`LOG_STDOUT must be one of ${LOG_STDOUT_VALUES.join(', ')} (got "${logStdout}")`);
+  }
+
   const password = read('ADMIN_PASSWORD');
   const passwordHash = read('ADMIN_PASSWORD_HASH');
   const adminEnabled = password !== undefined || passwordHash !== undefined;
@@ -135,7 +140,11 @@ export function loadConfig(env: Env): AppConfig {
     migrationsRun,
     auth: Object.freeze({ enabled, apiKeys }),
     defaultTemperature,
-    log: Object.freeze({ dir: read('LOG_DIR') ?? './logs', level: level as Level | 'silent' }),
+    log: Object.freeze({
+      dir: read('LOG_DIR') ?? './logs',
+      level: level as Level | 'silent',
+      stdout: logStdout as LogStdout,
+    }),
     admin: Object.freeze({
       enabled: adminEnabled,
       username: read('ADMIN_USERNAME') ?? 'admin',

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CompletionRecord } from '../common/completion.js';
+import { requestPath } from '../common/logging/http-logger.js';
 import { VllmService } from '../vllm/vllm.service.js';
 import { ModelLabels } from './model-labels.js';
 
@@ -150,11 +151,24 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     return this.registry.metrics();
   }
 
-  /** Called by the request logger when a request ends, on both request paths (fast lane and Express). */
-  observeHttp(req: IncomingMessage, res: ServerResponse, seconds: number): void {
+  /**
+   * Called by the request logger when a request ends, on both request paths. `laneRoutes` is the fast lane's route
+   * table (path → template): a request the lane refused before its route fields were set is labelled as Express
+   * labels the same request refused by the guard, with its route.
+   */
+  observeHttp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    seconds: number,
+    laneRoutes?: ReadonlyMap<string, { readonly path: string }>,
+  ): void {
     const method = req.method !== undefined && KNOWN_METHODS.has(req.method) ? req.method : '_OTHER';
     this.httpDuration.observe(
-      { http_request_method: method, http_route: routeTemplate(req), http_response_status_code: res.statusCode },
+      {
+        http_request_method: method,
+        http_route: routeTemplate(req, laneRoutes),
+        http_response_status_code: res.statusCode,
+      },
       seconds,
     );
   }
@@ -201,9 +215,11 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
  * The matched route's template: the fast lane's and the interceptor's log field, else Express' matched route (a
  * request the guard refused). Nest's not-found catch-all (`{/*splat}`) is no route of ours.
  */
-function routeTemplate(req: IncomingMessage): string {
+function routeTemplate(req: IncomingMessage, laneRoutes?: ReadonlyMap<string, { readonly path: string }>): string {
   const logged = req.routeLogFields?.route;
   if (logged !== undefined) return logged;
   const path = (req as IncomingMessage & { route?: { path?: unknown } }).route?.path;
-  return typeof path === 'string' && !path.includes('*') ? path : UNMATCHED_ROUTE;
+  if (typeof path === 'string' && !path.includes('*')) return path;
+  const lane = req.method === 'POST' ? laneRoutes?.get(requestPath(req)) : undefined;
+  return lane?.path ?? UNMATCHED_ROUTE;
 }

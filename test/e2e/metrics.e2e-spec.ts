@@ -142,7 +142,9 @@ describe('/metrics', () => {
 
 describe('/metrics with METRICS_TOKEN', () => {
   it('requires the token as a Bearer credential, and nothing else', async () => {
-    const stack = await startStack({ env: { METRICS_TOKEN: 'scrape-secret-1234' } });
+    const stack = await startStack({
+      env: { METRICS_TOKEN: 'scrape-secret-1234', ENABLE_AUTH: 'true', API_KEY: 'client-key-for-metrics' },
+    });
     try {
       const url = stack.gateway.url;
       const none = await get(url, '/metrics');
@@ -152,7 +154,24 @@ describe('/metrics with METRICS_TOKEN', () => {
       expect(wrong.status).toBe(401);
       const right = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer scrape-secret-1234' } });
       expect(right.status).toBe(200);
-      expect(await right.text()).toContain('http_server_request_duration_seconds');
+      const body = await right.text();
+      expect(body).toContain('http_server_request_duration_seconds');
+      // The client key is no metrics token.
+      const clientKey = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer client-key-for-metrics' } });
+      expect(clientKey.status).toBe(401);
+
+      // A chat request refused for want of a key: the fast lane and Express label it alike, with its route.
+      const refused = { http_request_method: 'POST', http_route: CHAT, http_response_status_code: '401' };
+      const scrape = async (): Promise<Sample[]> =>
+        parseMetrics(
+          await (await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer scrape-secret-1234' } })).text(),
+        );
+      const before = valueOf(await scrape(), 'http_server_request_duration_seconds_count', refused);
+      expect((await post(url, CHAT, { messages })).status).toBe(401);
+      const afterLane = valueOf(await scrape(), 'http_server_request_duration_seconds_count', refused);
+      expect(afterLane - before).toBe(1);
+      expect((await send(url, CHAT, JSON.stringify({ messages }), { chunked: true })).status).toBe(401);
+      expect(valueOf(await scrape(), 'http_server_request_duration_seconds_count', refused) - afterLane).toBe(1);
     } finally {
       await stack.close();
     }

@@ -123,6 +123,13 @@ async function main(): Promise<number> {
     if (!env.DATABASE_URL) await startDatabase(env, cleanups);
     if (!env.VLLM_BASE_URL && stopSignal === undefined) await startUpstream(env, cleanups);
     if (stopSignal !== undefined) return signalExitCode(stopSignal);
+    // A console for a person: readable, coloured lines (the file stays JSON); LOG_STDOUT=json gives them back as JSON.
+    if (!env.LOG_STDOUT) {
+      env.LOG_STDOUT = 'pretty';
+      log(
+        `console log lines are formatted for reading (LOG_STDOUT=pretty); ${env.LOG_DIR ?? 'logs'}/app.log stays JSON`,
+      );
+    }
     if (!env.ENABLE_AUTH) {
       env.ENABLE_AUTH = 'false';
       log('client authentication is OFF (ENABLE_AUTH=false): any client can call /v1 without a key');

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attachLogOutputs, processLogger } from './process-logger.js';
+import { attachLogOutputs, processLogger, stdoutFormat } from './process-logger.js';
 
 const root = mkdtempSync(join(tmpdir(), 'process-logger-'));
 
@@ -48,6 +48,23 @@ describe('process logger outputs', () => {
 
     expect(messagesIn(first)).toEqual(['to the first file']);
     expect(messagesIn(second)).toEqual(['to the second file']);
+  });
+
+  it('keeps app.log JSON lines when stdout shows them formatted for reading', async () => {
+    const dir = join(root, 'pretty');
+    const outputs = attachLogOutputs({ dir, level: 'info', stdout: 'pretty' });
+    processLogger().info({ request_id: 'r2', status_code: 200 }, 'formatted on stdout only');
+    await outputs.close();
+
+    const [entry] = readFileSync(join(dir, 'app.log'), 'utf8').trim().split('\n');
+    expect(JSON.parse(entry ?? '')).toMatchObject({ level: 'INFO', request_id: 'r2', msg: 'formatted on stdout only' });
+  });
+
+  it('formats stdout for reading on a terminal only, unless told otherwise', () => {
+    expect(stdoutFormat('auto', true)).toBe('pretty');
+    expect(stdoutFormat('auto', false)).toBe('json');
+    expect(stdoutFormat('json', true)).toBe('json');
+    expect(stdoutFormat('pretty', false)).toBe('pretty');
   });
 
   it('fails at once when the directory cannot be created', () => {

@@ -1,7 +1,21 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import type { LogStdout } from '../../config/app-config.js';
 import { loggerOptions } from './log-format.js';
+import { PrettyConsole } from './pretty-console.js';
+
+/** How stdout shows the lines: JSON for machines, or readable and coloured for a developer's terminal. */
+export type StdoutFormat = 'json' | 'pretty';
+
+/**
+ * `auto` is readable lines on a terminal (a developer running `npm start`) and JSON anywhere else: a pipe, a file,
+ * a container's log driver, a collector. Production stdout is therefore JSON unless someone asks otherwise.
+ */
+export function stdoutFormat(setting: LogStdout, isTty: boolean): StdoutFormat {
+  if (setting !== 'auto') return setting;
+  return isTty ? 'pretty' : 'json';
+}
 
 /** A batch is handed to the outputs once it holds this many characters, or this long after its first line. */
 const BATCH_BYTES = 16_384;
@@ -41,6 +55,8 @@ interface ProcessLogging {
   logger: Logger;
   output: SwitchableOutput;
   stdout: DestinationStream;
+  /** Made on first use: formats onto `stdout`. */
+  pretty?: PrettyConsole;
 }
 
 let state: ProcessLogging | undefined;
@@ -78,12 +94,18 @@ export interface LogOutputs {
  * Points the process logger at stdout and `<dir>/app.log` with the given level. The directory and the file are
  * created and opened synchronously so that an unwritable LOG_DIR fails the boot instead of a later write.
  */
-export function attachLogOutputs(options: { dir: string; level: LevelWithSilent }): LogOutputs {
-  const { logger, output, stdout } = processLogging();
+export function attachLogOutputs(options: { dir: string; level: LevelWithSilent; stdout?: LogStdout }): LogOutputs {
+  const logging = processLogging();
+  const { logger, output, stdout } = logging;
   mkdirSync(options.dir, { recursive: true });
   const fd = openSync(join(options.dir, 'app.log'), 'a');
   const file = pino.destination({ dest: fd, sync: false });
-  output.targets = [stdout, file];
+  // The file always gets the JSON lines; only what stdout shows changes.
+  const screen =
+    stdoutFormat(options.stdout ?? 'json', process.stdout.isTTY === true) === 'pretty'
+      ? (logging.pretty ??= new PrettyConsole(stdout, process.stdout.isTTY === true))
+      : stdout;
+  output.targets = [screen, file];
   logger.level = options.level;
 
   let closed: Promise<void> | undefined;
@@ -99,4 +121,16 @@ export function attachLogOutputs(options: { dir: string; level: LevelWithSilent 
       return closed;
     },
   };
+}
+
+/**
+ * Writes text for humans (the start banner) after every line logged so far. On a pretty console it goes through
+ * stdout's own queue, behind those lines, so it comes last in the terminal; otherwise to stderr, keeping stdout
+ * JSON only (`node dist/src/main.js | jq .` works).
+ */
+export function writeForHumans(text: string): void {
+  const { output, stdout, pretty } = processLogging();
+  output.flush();
+  if (pretty !== undefined && output.targets.includes(pretty)) stdout.write(text);
+  else process.stderr.write(text);
 }
