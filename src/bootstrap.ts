@@ -9,6 +9,7 @@ import { ADMIN_SECURITY, API_KEY_SECURITY } from './common/decorators/auth.decor
 import { OpenAiErrorDto } from './common/errors/error-body.dto.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
+import { jsonDepthGuard } from './common/http/json-body.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
 import { processLogger } from './common/logging/process-logger.js';
 import { completeOpenApiDocument } from './common/openapi.js';
@@ -43,6 +44,9 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   );
   app.use(requestLogger);
   app.useBodyParser('json', { limit: config.bodyLimit });
+  // Right after the parser, before anything (class-transformer) recurses over the body; Nest reserves body-parser's
+  // `verify` hook, so the parsed value is walked, at most JSON_MAX_DEPTH levels down.
+  app.use(jsonDepthGuard(config.limits.jsonMaxDepth));
   app.use(expressErrorHandler);
 
   app.useGlobalFilters(new AllExceptionsFilter());

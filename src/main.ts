@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { SHUTDOWN_MESSAGE, superviseWorkers } from './cluster.js';
+import { superviseWorkers } from './cluster.js';
 import { processLogger, writeForHumans } from './common/logging/process-logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
@@ -14,13 +13,6 @@ import { ConfigError, loadConfig } from './config/load-config.js';
  * net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
-
-/**
- * Past the grace period, shutdown still aborts the relays left, waits for their replies to be stored (at most 5 s),
- * then flushes the usage queue and the log and closes the pool; a hook that hangs (a database that stopped
- * answering) must not keep the process alive past this.
- */
-const EXIT_MARGIN_MS = 10_000;
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -45,7 +37,6 @@ async function main(): Promise<void> {
   // Nest passes the extra argument on to `server.listen(port, host, backlog)`; its typings only name a callback.
   const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
   await listen(config.port, config.host, LISTEN_BACKLOG);
-  stopOnSignals(app, config.shutdownGraceMs);
   if (cluster.isPrimary) announce(config, (app.getHttpServer().address() as AddressInfo).port);
 }
 
@@ -67,49 +58,6 @@ function announce(config: AppConfig, port: number): void {
       '',
     ].join('\n') + '\n',
   );
-}
-
-/**
- * SIGTERM / SIGINT (or the cluster primary's message): drain (new requests get 503, in-flight ones get the grace
- * period, then are aborted), close the app (usage queue, conversation writes, log, pool), exit 0. A second signal
- * exits at once, with 1. Nest's own shutdown hooks are not enabled: they re-raise the signal instead of exiting 0.
- */
-function stopOnSignals(app: NestExpressApplication, graceMs: number): void {
-  const log = processLogger().child({ component: 'shutdown' });
-  let stopping = false;
-  const stop = (reason: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ reason, grace_ms: graceMs }, 'shutdown started');
-    setTimeout(() => {
-      log.error('shutdown took too long: exiting now');
-      process.exit(1);
-    }, graceMs + EXIT_MARGIN_MS).unref();
-    void (async () => {
-      const { ShutdownService } = await import('./common/shutdown/shutdown.service.js');
-      await app.get(ShutdownService).drain(graceMs);
-      log.info('drained: closing the app');
-      await app.close();
-    })().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`llm-gateway failed to shut down cleanly: ${describe(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (!stopping) return stop(signal);
-      process.stderr.write(`llm-gateway: second ${signal}, exiting without draining\n`);
-      process.exit(1);
-    });
-  }
-  // A worker is told by its primary over IPC, not by a signal: Ctrl-C already signals the whole process group, and a
-  // forwarded copy would count as the second signal.
-  process.on('message', (message: unknown) => {
-    if (message === SHUTDOWN_MESSAGE) stop('primary');
-  });
 }
 
 function describe(err: unknown): string {

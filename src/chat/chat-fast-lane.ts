@@ -117,7 +117,7 @@ export class ChatFastLane {
     requestId: string,
   ): Promise<void> {
     try {
-      const { value, raw } = await readJsonBody(req);
+      const { value, raw } = await readJsonBody(req, this.config.limits.jsonMaxDepth);
       addRouteLogFields(req, bodyLogFields(value));
       const principal = req.principal;
       if (principal === undefined) throw new Error('fast lane: the access policy left no principal');

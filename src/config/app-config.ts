@@ -50,6 +50,27 @@ export abstract class AppConfig {
   abstract readonly workers: number;
   /** Secret: when set, `/metrics` requires `Authorization: Bearer <token>`; unset, it is public. */
   abstract readonly metricsToken: string | undefined;
+  /** Bounds on what a client or an upstream controls (issue 12); each answers a clear 4xx or an in-stream error. */
+  abstract readonly limits: {
+    /** Deepest `{`/`[` nesting of a JSON body, checked on the bytes before parsing, on both body readers. */
+    readonly jsonMaxDepth: number;
+    /** node's `server.headersTimeout`: a client's whole header block must arrive within this. */
+    readonly headersTimeoutMs: number;
+    /** node's `server.requestTimeout`: the deadline for a whole request (headers and body) to arrive. */
+    readonly requestTimeoutMs: number;
+    /** node's `server.maxConnections`: sockets beyond this are closed at once. */
+    readonly maxConnections: number;
+    /** The largest single SSE event accepted from vLLM; a larger one ends the stream with `bad_gateway`. */
+    readonly maxSseEventBytes: number;
+    /** Bytes of an upstream error body read (the rest is discarded). */
+    readonly upstreamErrorBodyBytes: number;
+    /** Characters of an upstream error message relayed to the client. */
+    readonly upstreamErrorMessageChars: number;
+    /** The largest message content stored in a conversation, in UTF-8 bytes. */
+    readonly maxStoredMessageBytes: number;
+  };
+  /** Origins allowed by CORS; empty: CORS closed (no Access-Control-* header is ever sent). */
+  abstract readonly corsOrigins: readonly string[];
   abstract readonly usage: {
     /** Usage rows older than this many days are deleted. */
     readonly retentionDays: number;

@@ -49,6 +49,17 @@ describe('loadConfig', () => {
       workers: 1,
       metricsToken: undefined,
       usage: { retentionDays: 90, queueSize: 10_000 },
+      limits: {
+        jsonMaxDepth: 64,
+        headersTimeoutMs: 20_000,
+        requestTimeoutMs: 60_000,
+        maxConnections: 10_000,
+        maxSseEventBytes: 1024 * 1024,
+        upstreamErrorBodyBytes: 64 * 1024,
+        upstreamErrorMessageChars: 2048,
+        maxStoredMessageBytes: 1024 * 1024,
+      },
+      corsOrigins: [],
     });
   });
 
@@ -157,6 +168,16 @@ describe('loadConfig', () => {
     ['VLLM_BASE_URL', { VLLM_BASE_URL: 'http://gw:s3cret@vllm:8000' }, 'VLLM_BASE_URL must not contain credentials'],
     ['DATABASE_URL', { DATABASE_URL: undefined }, 'DATABASE_URL is required'],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must be a postgres:// URL'],
+    ['DATABASE_CONNECT_TIMEOUT_MS', { DATABASE_CONNECT_TIMEOUT_MS: '0' }, 'DATABASE_CONNECT_TIMEOUT_MS must be an'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: 'x' }, 'DATABASE_STATEMENT_TIMEOUT_MS must be'],
+    [
+      'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+      { DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '-5' },
+      'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS must be an integer',
+    ],
+    ['JSON_MAX_DEPTH', { JSON_MAX_DEPTH: '0' }, 'JSON_MAX_DEPTH must be an integer between 1 and 10000'],
+    ['VLLM_MAX_EVENT_SIZE', { VLLM_MAX_EVENT_SIZE: 'big' }, 'VLLM_MAX_EVENT_SIZE must be a size such as 64kb'],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS must list origins'],
     ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
     ['API_KEY', { ENABLE_AUTH: 'true', API_KEY: undefined }, 'ENABLE_AUTH is true (the default) but no client can'],
     ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: '3' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],

@@ -130,6 +130,31 @@ export function loadConfig(env: Env): AppConfig {
     queueSize: int('USAGE_QUEUE_SIZE', 10_000, 1, 1_000_000),
   };
 
+  const size = (name: string, fallback: string): number => {
+    const raw = read(name) ?? fallback;
+    if (!BODY_LIMIT_RE.test(raw) || sizeInBytes(raw) < 1) {
+      problems.push(`${name} must be a size such as 64kb or 1mb (got "${raw}")`);
+      return sizeInBytes(fallback);
+    }
+    return sizeInBytes(raw);
+  };
+  const limits = {
+    jsonMaxDepth: int('JSON_MAX_DEPTH', 64, 1, 10_000),
+    headersTimeoutMs: int('HEADERS_TIMEOUT_MS', 20_000, 1_000, 3_600_000),
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+    maxConnections: int('MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxSseEventBytes: size('VLLM_MAX_EVENT_SIZE', '1mb'),
+    upstreamErrorBodyBytes: size('VLLM_ERROR_BODY_LIMIT', '64kb'),
+    upstreamErrorMessageChars: int('VLLM_ERROR_MESSAGE_LIMIT', 2_048, 64, 1_000_000),
+    maxStoredMessageBytes: size('MAX_STORED_MESSAGE_SIZE', '1mb'),
+  };
+  const corsOrigins = list('CORS_ORIGINS');
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !isHttpOrigin(origin)) {
+      problems.push(`CORS_ORIGINS must list origins such as https://app.example.com, or * (got "${origin}")`);
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -159,6 +184,8 @@ export function loadConfig(env: Env): AppConfig {
     workers,
     metricsToken: read('METRICS_TOKEN'),
     usage: Object.freeze(usage),
+    limits: Object.freeze(limits),
+    corsOrigins: Object.freeze(corsOrigins),
   });
 }
 
@@ -200,6 +227,16 @@ function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** An origin as browsers send it: scheme, host and optional port, nothing after. */
+function isHttpOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
   } catch {
     return false;
   }

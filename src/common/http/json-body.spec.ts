@@ -3,9 +3,17 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../errors/app-error.js';
-import { BodyAbortedError, plainJsonLength, readJsonBody, UNPARSABLE_JSON_MESSAGE } from './json-body.js';
+import {
+  BodyAbortedError,
+  jsonDepth,
+  plainJsonLength,
+  readJsonBody,
+  UNPARSABLE_JSON_MESSAGE,
+  valueTooDeep,
+} from './json-body.js';
 
 const LIMIT = 1000;
+const DEPTH = 4;
 
 function lengthOf(headers: IncomingHttpHeaders, limit = LIMIT): number | undefined {
   return plainJsonLength({ headers } as unknown as IncomingMessage, limit);
@@ -79,7 +87,7 @@ describe('readJsonBody', () => {
     server = createServer((req, res) => {
       const probe = probes.get(String(req.headers['x-probe']));
       if (probe === undefined) throw new Error('request without a probe');
-      readJsonBody(req).then(
+      readJsonBody(req, DEPTH).then(
         ({ value }) => {
           probe.settle({ value });
           res.end();
@@ -217,5 +225,55 @@ describe('readJsonBody', () => {
     const outcome = await probe.outcome;
     expect(outcome).toEqual({ error: expect.any(BodyAbortedError) });
     expect(probe.chunks).toBe(1);
+  });
+});
+
+describe('JSON nesting depth', () => {
+  const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+
+  it.each<[string, number]>([
+    ['{}', 1],
+    ['{"a":[1,{"b":2}],"c":{}}', 3],
+    ['"no brackets"', 0],
+    ['{"s":"[[[{{{"}', 1],
+    ['{"s":"a \\" [[[ \\\\","t":[]}', 2],
+    ['[' + '×5000', 5000],
+  ])('counts %s as %i levels, skipping brackets inside strings', (label, depth) => {
+    const text = label === '[×5000' ? nested(5000) : label;
+    expect(jsonDepth(Buffer.from(text))).toBe(depth);
+  });
+
+  it('stops scanning once past the limit', () => {
+    expect(jsonDepth(Buffer.from(nested(5000)), 64)).toBe(65);
+  });
+
+  it('walks parsed values to the same depth as the byte scan', () => {
+    for (const text of ['{}', '{"a":[1,{"b":2}],"c":{}}', nested(64), nested(65), '{"a":{"b":{"c":[[]]}}}']) {
+      const depth = jsonDepth(Buffer.from(text));
+      expect(valueTooDeep(JSON.parse(text), depth)).toBe(false);
+      expect(valueTooDeep(JSON.parse(text), depth - 1)).toBe(true);
+    }
+    expect(valueTooDeep('scalar', 0)).toBe(false);
+  });
+});
+
+describe('readJsonBody depth limit', () => {
+  it('is checked in the fast lane reader too', async () => {
+    const server = createServer((req, res) => {
+      readJsonBody(req, 3).then(
+        () => res.end('ok'),
+        (err: unknown) => res.end(err instanceof AppError ? err.message : 'other'),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const post = async (body: string): Promise<string> =>
+      (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body })).text();
+    try {
+      await expect(post('[[[]]]')).resolves.toBe('ok');
+      await expect(post('[[[[]]]]')).resolves.toContain('nested deeper than the limit of 3 levels');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
