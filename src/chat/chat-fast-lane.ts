@@ -94,7 +94,7 @@ export class ChatFastLane {
     requestLogger(req, res, () => {
       // Before the body is read, as the guard would: a refused client costs no body parsing.
       try {
-        req.principal = this.policy.authorize(route.requirement, req.headers.authorization);
+        req.principal = this.policy.authorize(route.requirement, req.headers.authorization, res);
       } catch (err) {
         sendError(err, res);
         return;

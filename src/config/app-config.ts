@@ -24,6 +24,8 @@ export abstract class AppConfig {
     readonly enabled: boolean;
     /** Secrets: the static client keys. */
     readonly apiKeys: readonly string[];
+    /** Limits each static key gets (API_KEY_RATE_LIMIT_RPM, API_KEY_MAX_CONCURRENT); null: unlimited. */
+    readonly staticKeyLimits: { readonly rateLimitRpm: number | null; readonly maxConcurrent: number | null };
   };
   abstract readonly defaultTemperature: number | undefined;
   abstract readonly log: {

@@ -68,6 +68,13 @@ export function loadConfig(env: Env): AppConfig {
   // Secure by default: a gateway listening on 0.0.0.0 must not be an open relay unless someone says so.
   const enabled = bool('ENABLE_AUTH', true);
   const apiKeys = list('API_KEY');
+  // Unset: unlimited, as keys made through the admin API without limits.
+  const optionalInt = (name: string, min: number, max: number): number | null =>
+    read(name) === undefined ? null : int(name, min, min, max);
+  const staticKeyLimits = {
+    rateLimitRpm: optionalInt('API_KEY_RATE_LIMIT_RPM', 1, 1_000_000),
+    maxConcurrent: optionalInt('API_KEY_MAX_CONCURRENT', 1, 100_000),
+  };
 
   let defaultTemperature: number | undefined;
   const rawTemperature = read('DEFAULT_TEMPERATURE');
@@ -163,7 +170,7 @@ export function loadConfig(env: Env): AppConfig {
     vllm: Object.freeze(vllm),
     databaseUrl: databaseUrl as string,
     migrationsRun,
-    auth: Object.freeze({ enabled, apiKeys }),
+    auth: Object.freeze({ enabled, apiKeys, staticKeyLimits: Object.freeze(staticKeyLimits) }),
     defaultTemperature,
     log: Object.freeze({
       dir: read('LOG_DIR') ?? './logs',
