@@ -22,7 +22,10 @@ export class AdminApiKeysController {
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
       throw new AppError('bad_request', "'expires_at' must be in the future", { param: 'expires_at' });
     }
-    const { row, key } = await this.keys.create(dto.name, dto.scopes ?? ['chat'], expiresAt);
+    const { row, key } = await this.keys.create(dto.name, dto.scopes ?? ['chat'], expiresAt, {
+      rateLimitRpm: dto.rate_limit_rpm ?? null,
+      maxConcurrent: dto.max_concurrent ?? null,
+    });
     return { ...toApiKeyDto(row), key };
   }
 

@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import type { ApiKey } from '../auth/api-key.entity.js';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../common/principal.js';
 import { PageQueryDto } from '../conversations/conversation.dto.js';
@@ -59,6 +70,30 @@ export class CreateApiKeyDto {
   @IsInt()
   @Min(1)
   expires_at?: number;
+
+  @ApiPropertyOptional({
+    description: 'Requests a minute (bursts up to this, then one every 60/n s), per gateway process; omitted: no limit',
+    type: Number,
+    minimum: 1,
+    maximum: 1_000_000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  rate_limit_rpm?: number;
+
+  @ApiPropertyOptional({
+    description: 'Requests (streams included) in flight at once, per gateway process; omitted: no limit',
+    type: Number,
+    minimum: 1,
+    maximum: 100_000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  max_concurrent?: number;
 }
 
 export class ApiKeyDto {
@@ -71,6 +106,10 @@ export class ApiKeyDto {
   @ApiProperty({ description: 'Unix seconds' }) created_at: number;
   @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds' }) expires_at: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds' }) revoked_at: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Requests a minute; null: no limit' })
+  rate_limit_rpm: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Requests in flight at once; null: no limit' })
+  max_concurrent: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'Unix seconds; updated about once a minute' })
   last_used_at: number | null;
 }
@@ -97,6 +136,8 @@ export function toApiKeyDto(row: ApiKey): ApiKeyDto {
     created_at: unixSeconds(row.createdAt),
     expires_at: seconds(row.expiresAt),
     revoked_at: seconds(row.revokedAt),
+    rate_limit_rpm: row.rateLimitRpm,
+    max_concurrent: row.maxConcurrent,
     last_used_at: seconds(row.lastUsedAt),
   };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import type { ServerResponse } from 'node:http';
 import type { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -6,9 +7,12 @@ import { AccessPolicy } from './access-policy.js';
 import type { AdminAuthService } from './admin-auth.service.js';
 import type { ApiKey } from './api-key.entity.js';
 import { ApiKeyService, sha256 } from './api-key.service.js';
+import { type ResponseEnd, UNLIMITED } from './key-gate.js';
 import { ANONYMOUS } from '../common/principal.js';
 
 const STATIC_KEYS = ['key-one', 'key-two'];
+/** These keys have no limits, so nothing waits for the response to close. */
+const OPEN_RESPONSE: ResponseEnd = { closed: false, once: () => OPEN_RESPONSE as ServerResponse };
 
 function keyRow(overrides: Partial<ApiKey> = {}): ApiKey {
   return {
@@ -18,6 +22,8 @@ function keyRow(overrides: Partial<ApiKey> = {}): ApiKey {
     prefix: 'sk-gw-chato',
     scopes: ['chat'],
     expiresAt: null,
+    rateLimitRpm: null,
+    maxConcurrent: null,
     revokedAt: null,
     lastUsedAt: null,
     createdAt: new Date(),
@@ -26,7 +32,7 @@ function keyRow(overrides: Partial<ApiKey> = {}): ApiKey {
 }
 
 async function setUp(enabled: boolean, rows: ApiKey[] = []) {
-  const config = { auth: { enabled, apiKeys: STATIC_KEYS } } as unknown as AppConfig;
+  const config = { auth: { enabled, apiKeys: STATIC_KEYS, staticKeyLimits: UNLIMITED } } as unknown as AppConfig;
   const repo: jest.Mocked<Pick<Repository<ApiKey>, 'find' | 'query' | 'create' | 'save'>> = {
     find: jest.fn<Repository<ApiKey>['find']>().mockResolvedValue(rows),
     query: jest.fn(() => Promise.resolve([])) as unknown as jest.Mocked<Repository<ApiKey>>['query'],
@@ -61,14 +67,14 @@ const CONFIGS = { kind: 'api-key', scope: 'configs' } as const;
 describe('AccessPolicy', () => {
   it('lets any client through an api-key route when authentication is off, as anonymous', async () => {
     const { policy } = await setUp(false);
-    expect(policy.authorize(CHAT, undefined)).toEqual(ANONYMOUS);
-    expect(policy.authorize(CONFIGS, 'Bearer whatever')).toEqual(ANONYMOUS);
+    expect(policy.authorize(CHAT, undefined, OPEN_RESPONSE)).toEqual(ANONYMOUS);
+    expect(policy.authorize(CONFIGS, 'Bearer whatever', OPEN_RESPONSE)).toEqual(ANONYMOUS);
   });
 
   it('gives a static key every scope and an owner that is a digest prefix, never the key', async () => {
     const { policy } = await setUp(true);
     for (const header of ['Bearer key-one', 'bearer key-one', 'BEARER  key-one ']) {
-      const principal = policy.authorize(CONFIGS, header);
+      const principal = policy.authorize(CONFIGS, header, OPEN_RESPONSE);
       expect(principal).toEqual({
         kind: 'api-key',
         keyId: null,
@@ -76,13 +82,13 @@ describe('AccessPolicy', () => {
         scopes: ['chat', 'configs'],
       });
     }
-    expect(JSON.stringify(policy.authorize(CHAT, 'Bearer key-two'))).not.toContain('key-two');
+    expect(JSON.stringify(policy.authorize(CHAT, 'Bearer key-two', OPEN_RESPONSE))).not.toContain('key-two');
   });
 
   it('answers a missing or malformed header with 401 asking for a Bearer key', async () => {
     const { policy } = await setUp(true);
     for (const header of [undefined, '', 'Bearer', 'Bearer ', 'Basic a2V5LW9uZQ==', 'key-one', 'Bearer key-one x']) {
-      const err = failure(() => policy.authorize(CHAT, header));
+      const err = failure(() => policy.authorize(CHAT, header, OPEN_RESPONSE));
       expect(err?.code).toBe('unauthorized');
       expect(err?.message).toContain('Authorization: Bearer');
     }
@@ -98,7 +104,7 @@ describe('AccessPolicy', () => {
       ['sk-gw-revoked', 'This API key has been revoked.'],
       ['sk-gw-expired', 'This API key has expired.'],
     ] as const) {
-      const err = failure(() => policy.authorize(CHAT, `Bearer ${key}`));
+      const err = failure(() => policy.authorize(CHAT, `Bearer ${key}`, OPEN_RESPONSE));
       expect(err?.code).toBe('unauthorized');
       expect(err?.message).toBe(message);
     }
@@ -106,24 +112,28 @@ describe('AccessPolicy', () => {
 
   it("refuses a key without the route's scope with 403, and files a database key under its id", async () => {
     const { policy } = await setUp(true, [keyRow()]);
-    expect(policy.authorize(CHAT, 'Bearer sk-gw-chatonly')).toMatchObject({
+    expect(policy.authorize(CHAT, 'Bearer sk-gw-chatonly', OPEN_RESPONSE)).toMatchObject({
       kind: 'api-key',
       keyId: '11111111-1111-4111-8111-111111111111',
       owner: '11111111-1111-4111-8111-111111111111',
     });
-    const err = failure(() => policy.authorize(CONFIGS, 'Bearer sk-gw-chatonly'));
+    const err = failure(() => policy.authorize(CONFIGS, 'Bearer sk-gw-chatonly', OPEN_RESPONSE));
     expect(err?.code).toBe('forbidden');
     expect(err?.message).toContain("'configs' scope");
   });
 
   it('never takes a client key on an admin route: only the admin token check decides', async () => {
     const { policy, admin } = await setUp(true);
-    expect(failure(() => policy.authorize({ kind: 'admin' }, 'Bearer key-one'))?.code).toBe('invalid_token');
+    expect(failure(() => policy.authorize({ kind: 'admin' }, 'Bearer key-one', OPEN_RESPONSE))?.code).toBe(
+      'invalid_token',
+    );
     expect(admin.authenticate).toHaveBeenCalledWith('key-one');
-    expect(failure(() => policy.authorize({ kind: 'admin' }, undefined))?.code).toBe('invalid_token');
+    expect(failure(() => policy.authorize({ kind: 'admin' }, undefined, OPEN_RESPONSE))?.code).toBe('invalid_token');
     // With client authentication off, the admin routes are still closed.
     const off = await setUp(false);
-    expect(failure(() => off.policy.authorize({ kind: 'admin' }, undefined))?.code).toBe('invalid_token');
+    expect(failure(() => off.policy.authorize({ kind: 'admin' }, undefined, OPEN_RESPONSE))?.code).toBe(
+      'invalid_token',
+    );
   });
 });
 

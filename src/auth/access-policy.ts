@@ -4,6 +4,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { AdminAuthService } from './admin-auth.service.js';
 import { ApiKeyService } from './api-key.service.js';
+import type { ResponseEnd } from './key-gate.js';
 import { ANONYMOUS, type Principal } from '../common/principal.js';
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -25,18 +26,23 @@ export class AccessPolicy {
     private readonly admin: AdminAuthService,
   ) {}
 
-  /** Throws 401 (no or bad credential) or 403 (a key without the scope); else returns who the request acts for. */
-  authorize(requirement: AuthRequirement, authorization: string | undefined): Principal {
+  /**
+   * Throws 401 (no or bad credential), 403 (a key without the scope) or 429 (over the key's limits); else returns
+   * who the request acts for. An admitted key request holds one of its key's concurrency slots until `response`
+   * closes.
+   */
+  authorize(requirement: AuthRequirement, authorization: string | undefined, response: ResponseEnd): Principal {
     switch (requirement.kind) {
       case 'public':
         return ANONYMOUS;
       case 'api-key': {
         // Authentication off: everything is shared, as before keys existed.
         if (!this.config.auth.enabled) return ANONYMOUS;
-        const principal = this.keys.authenticate(bearer(authorization, 'API key'));
+        const { principal, gate } = this.keys.lookup(bearer(authorization, 'API key'));
         if (!principal.scopes.includes(requirement.scope)) {
           throw new AppError('forbidden', `This API key lacks the '${requirement.scope}' scope.`);
         }
+        gate?.admit(response);
         return principal;
       }
       case 'admin':

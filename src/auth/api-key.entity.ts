@@ -29,6 +29,14 @@ export class ApiKey {
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt: Date | null;
 
+  /** Requests a minute this key may make (per gateway process); null: no limit. */
+  @Column({ name: 'rate_limit_rpm', type: 'integer', nullable: true })
+  rateLimitRpm: number | null;
+
+  /** Requests this key may have in flight at once (per gateway process); null: no limit. */
+  @Column({ name: 'max_concurrent', type: 'integer', nullable: true })
+  maxConcurrent: number | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 

@@ -5,6 +5,7 @@ import type { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { ApiKey } from './api-key.entity.js';
+import { KeyGate, type KeyLimits, sameLimits, UNLIMITED } from './key-gate.js';
 import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from '../common/principal.js';
 
 export type ApiKeyPrincipal = Extract<Principal, { kind: 'api-key' }>;
@@ -40,8 +41,14 @@ function randomBase62(length: number): string {
   return out;
 }
 
-interface KeyEntry {
+/** A valid key, as the access policy sees it. */
+export interface KnownKey {
   readonly principal: ApiKeyPrincipal;
+  /** Its per-key limits' counters; undefined: unlimited (nothing to count). */
+  readonly gate: KeyGate | undefined;
+}
+
+interface KeyEntry extends KnownKey {
   /** Epoch ms; undefined: never expires. */
   readonly expiresAt: number | undefined;
   revoked: boolean;
@@ -74,6 +81,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   ) {
     for (const key of config.auth.apiKeys) {
       const digest = sha256(key);
+      const gate = gateFor(config.auth.staticKeyLimits, undefined);
       this.byDigest.set(digest, {
         principal: {
           kind: 'api-key',
@@ -81,6 +89,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
           owner: `static:${digest.slice(0, STATIC_OWNER_DIGEST_CHARS)}`,
           scopes: API_KEY_SCOPES,
         },
+        gate,
         expiresAt: undefined,
         revoked: false,
       });
@@ -108,6 +117,11 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
    * key, and an unknown key is not told apart from a malformed one.
    */
   authenticate(key: string): ApiKeyPrincipal {
+    return this.lookup(key).principal;
+  }
+
+  /** `authenticate`, with the key's limits' gate for the access policy to admit the request through. */
+  lookup(key: string): KnownKey {
     const entry = this.byDigest.get(sha256(key));
     if (entry === undefined) throw new AppError('unauthorized', 'Invalid API key.');
     if (entry.revoked) throw new AppError('unauthorized', 'This API key has been revoked.');
@@ -116,10 +130,15 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     }
     const { keyId } = entry.principal;
     if (keyId !== null) this.usedSinceFlush.set(keyId, new Date());
-    return entry.principal;
+    return entry;
   }
 
-  async create(name: string, scopes: readonly ApiKeyScope[], expiresAt: Date | null): Promise<CreatedApiKey> {
+  async create(
+    name: string,
+    scopes: readonly ApiKeyScope[],
+    expiresAt: Date | null,
+    limits: KeyLimits = UNLIMITED,
+  ): Promise<CreatedApiKey> {
     const key = `${KEY_PREFIX}${randomBase62(KEY_RANDOM_CHARS)}`;
     const row = await this.keys.save(
       this.keys.create({
@@ -128,6 +147,8 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
         prefix: key.slice(0, VISIBLE_PREFIX_LENGTH),
         scopes: API_KEY_SCOPES.filter((scope) => scopes.includes(scope)),
         expiresAt,
+        rateLimitRpm: limits.rateLimitRpm,
+        maxConcurrent: limits.maxConcurrent,
         revokedAt: null,
         lastUsedAt: null,
       }),
@@ -181,11 +202,20 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
 
   private remember(row: ApiKey): void {
     // Revocation is final: a reload that read the row just before this process revoked it must not undo it.
-    const revoked = row.revokedAt !== null || this.byDigest.get(row.keyHash)?.revoked === true;
+    const known = this.byDigest.get(row.keyHash);
+    const revoked = row.revokedAt !== null || known?.revoked === true;
     this.byDigest.set(row.keyHash, {
       principal: { kind: 'api-key', keyId: row.id, owner: row.id, scopes: row.scopes },
+      // The counters outlive a reload: requests in flight keep their slots, the bucket keeps its level.
+      gate: gateFor({ rateLimitRpm: row.rateLimitRpm, maxConcurrent: row.maxConcurrent }, known?.gate),
       expiresAt: row.expiresAt?.getTime(),
       revoked,
     });
   }
+}
+
+/** The gate a key's limits need: the one it has while they are unchanged, none when there are none. */
+function gateFor(limits: KeyLimits, current: KeyGate | undefined): KeyGate | undefined {
+  if (limits.rateLimitRpm === null && limits.maxConcurrent === null) return undefined;
+  return current !== undefined && sameLimits(current.limits, limits) ? current : new KeyGate(limits);
 }

@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AUTH_REQUIREMENT, type AuthRequirement } from '../common/decorators/auth.decorator.js';
 import { AppError } from '../common/errors/app-error.js';
 import { AccessPolicy } from './access-policy.js';
@@ -32,8 +32,9 @@ export class AuthGuard implements CanActivate {
     if (requirement === undefined) {
       throw new AppError('forbidden', 'This route declares no access requirement, so it is closed.');
     }
-    const req = context.switchToHttp().getRequest<IncomingMessage>();
-    req.principal = this.policy.authorize(requirement, req.headers.authorization);
+    const http = context.switchToHttp();
+    const req = http.getRequest<IncomingMessage>();
+    req.principal = this.policy.authorize(requirement, req.headers.authorization, http.getResponse<ServerResponse>());
     return true;
   }
 }

@@ -3,6 +3,7 @@ import { ConversationTurns1795598299578 } from '../../migrations/1795598299578-C
 import { ApiKeys1796114821167 } from '../../migrations/1796114821167-ApiKeys.js';
 import { ContextStart1796115000000 } from '../../migrations/1796115000000-ContextStart.js';
 import { UsageRecords1796117794868 } from '../../migrations/1796117794868-UsageRecords.js';
+import { ApiKeyLimits1796118441931 } from '../../migrations/1796118441931-ApiKeyLimits.js';
 
 /**
  * Every migration, oldest first. Listed explicitly rather than globbed so the same list works from `dist/`, under
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   ApiKeys1796114821167,
   ContextStart1796115000000,
   UsageRecords1796117794868,
+  ApiKeyLimits1796118441931,
 ];

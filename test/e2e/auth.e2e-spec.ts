@@ -77,6 +77,8 @@ describe('client API keys with ENABLE_AUTH=true (e2e)', () => {
       expires_at: null,
       revoked_at: null,
       last_used_at: null,
+      rate_limit_rpm: null,
+      max_concurrent: null,
     });
   });
 
