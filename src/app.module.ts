@@ -5,6 +5,7 @@ import { AdminUiModule } from './admin/admin-ui.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { RouteLogInterceptor } from './common/interceptors/route-log.interceptor.js';
+import { ShutdownService } from './common/shutdown/shutdown.service.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { AppConfig } from './config/app-config.js';
 import { ConversationsModule } from './conversations/conversations.module.js';
@@ -40,8 +41,9 @@ export class AppModule {
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: APP_INTERCEPTOR, useClass: RouteLogInterceptor },
+        ShutdownService,
       ],
-      exports: [AppConfig],
+      exports: [AppConfig, ShutdownService],
       global: true,
     };
   }

@@ -12,6 +12,7 @@ import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-e
 import { jsonDepthGuard } from './common/http/json-body.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
 import { processLogger } from './common/logging/process-logger.js';
+import { ShutdownService } from './common/shutdown/shutdown.service.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { packageVersion } from './common/package-version.js';
@@ -53,7 +54,9 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   app.useGlobalPipes(createValidationPipe());
   setUpSwagger(app);
   app.get(ChatFastLane).install(app.getHttpServer(), requestLogger);
-  app.enableShutdownHooks();
+  // In front of the fast lane and Express: it refuses new requests once shutdown starts. main.ts handles the signals
+  // (drain, then app.close(), then exit 0) instead of Nest's shutdown hooks, which re-raise the signal.
+  app.get(ShutdownService).install(app.getHttpServer(), requestLogger);
   return app;
 }
 

@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { superviseWorkers } from './cluster.js';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SHUTDOWN_MESSAGE, superviseWorkers } from './cluster.js';
+import type { ShutdownService } from './common/shutdown/shutdown.service.js';
 import { processLogger, writeForHumans } from './common/logging/process-logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
@@ -13,6 +15,13 @@ import { ConfigError, loadConfig } from './config/load-config.js';
  * net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+
+/**
+ * Past the grace period, shutdown still aborts the relays left, waits for their replies to be stored (at most 5 s),
+ * then flushes the usage queue and the log and closes the pool; a hook that hangs (a database that stopped
+ * answering) must not keep the process alive past this.
+ */
+const EXIT_MARGIN_MS = 10_000;
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -32,11 +41,15 @@ async function main(): Promise<void> {
     return;
   }
   // Loaded here, not at the top: a cluster primary never runs the app, so it does not load Nest and TypeORM.
-  const { createApp } = await import('./bootstrap.js');
+  const [{ createApp }, { ShutdownService }] = await Promise.all([
+    import('./bootstrap.js'),
+    import('./common/shutdown/shutdown.service.js'),
+  ]);
   const app = await createApp(config);
   // Nest passes the extra argument on to `server.listen(port, host, backlog)`; its typings only name a callback.
   const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
   await listen(config.port, config.host, LISTEN_BACKLOG);
+  stopOnSignals(app, app.get(ShutdownService), config.shutdownGraceMs);
   if (cluster.isPrimary) announce(config, (app.getHttpServer().address() as AddressInfo).port);
 }
 
@@ -58,6 +71,48 @@ function announce(config: AppConfig, port: number): void {
       '',
     ].join('\n') + '\n',
   );
+}
+
+/**
+ * SIGTERM / SIGINT (or the cluster primary's message): drain (new requests get 503, in-flight ones get the grace
+ * period, then are aborted), close the app (usage queue, conversation writes, log, pool), exit 0. A second signal
+ * exits at once, with 1. Nest's own shutdown hooks are not enabled: they re-raise the signal instead of exiting 0.
+ */
+function stopOnSignals(app: NestExpressApplication, shutdown: ShutdownService, graceMs: number): void {
+  const log = processLogger().child({ component: 'shutdown' });
+  let stopping = false;
+  const stop = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason, grace_ms: graceMs }, 'shutdown started');
+    setTimeout(() => {
+      log.error('shutdown took too long: exiting now');
+      process.exit(1);
+    }, graceMs + EXIT_MARGIN_MS).unref();
+    void (async () => {
+      await shutdown.drain(graceMs);
+      log.info('drained: closing the app');
+      await app.close();
+    })().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`llm-gateway failed to shut down cleanly: ${describe(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (!stopping) return stop(signal);
+      process.stderr.write(`llm-gateway: second ${signal}, exiting without draining\n`);
+      process.exit(1);
+    });
+  }
+  // A worker is told by its primary over IPC, not by a signal: Ctrl-C already signals the whole process group, and a
+  // forwarded copy would count as the second signal.
+  process.on('message', (message: unknown) => {
+    if (message === SHUTDOWN_MESSAGE) stop('primary');
+  });
 }
 
 function describe(err: unknown): string {

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { EventEmitter } from 'node:events';
 import { ANONYMOUS } from '../common/principal.js';
 import { AppError } from '../common/errors/app-error.js';
+import { ShutdownService } from '../common/shutdown/shutdown.service.js';
 import { type SseEvent, SseParser } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, type VllmService } from '../vllm/vllm.service.js';
 import type { UpstreamJson, UpstreamResponse, UpstreamStream } from '../vllm/vllm.types.js';
@@ -84,6 +85,7 @@ function setup(
     vllm as VllmService,
     { vllm: { idleTimeoutMs } } as AppConfig,
     accounting as CompletionAccounting,
+    new ShutdownService(),
   );
   const res = new FakeResponse();
   const req = { socket: { destroyed: false } };

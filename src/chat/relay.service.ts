@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { AppError, mapAppError } from '../common/errors/app-error.js';
+import { GatewayShutdown, ShutdownService, shuttingDown } from '../common/shutdown/shutdown.service.js';
 import { AppConfig } from '../config/app-config.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
 import { UpstreamCancelledError, VllmService } from '../vllm/vllm.service.js';
@@ -32,6 +33,7 @@ export class RelayService {
     private readonly vllm: VllmService,
     private readonly config: AppConfig,
     private readonly accounting: CompletionAccounting,
+    private readonly shutdown: ShutdownService,
   ) {}
 
   async relay(path: RelayPath, plan: RelayPlan, exchange: RequestContext): Promise<void> {
@@ -45,6 +47,8 @@ export class RelayService {
     res.once('close', onClose);
     // The client may have left while its body was being read, before this listener existed.
     if (exchange.req.socket.destroyed) controller.abort();
+    // Shutdown aborts the relays still running when its grace period is over, and waits for their replies' commits.
+    const release = this.shutdown.track(controller);
     const outcome: RelayOutcome = { status: 'complete' };
     const commit = recorder === undefined ? undefined : once(() => recorder.commit(outcome));
     try {
@@ -57,6 +61,7 @@ export class RelayService {
       } catch (err) {
         if (err instanceof UpstreamCancelledError || controller.signal.aborted) {
           outcome.status = 'aborted';
+          if (stoppedByShutdown(controller.signal)) await this.refuseForShutdown(commit);
           return;
         }
         outcome.status = 'error';
@@ -72,13 +77,15 @@ export class RelayService {
         // The client left while the answer was arriving.
         if (answer.kind === 'stream') answer.cancel();
         outcome.status = 'aborted';
+        if (stoppedByShutdown(controller.signal)) await this.refuseForShutdown(commit);
         return;
       }
       if (answer.kind === 'json') await this.sendJson(answer, exchange, outcome, commit);
       else await this.sendStream(answer, exchange, controller.signal, plan, outcome, commit);
     } finally {
       res.off('close', onClose);
-      if (recorder !== undefined && commit !== undefined) this.settle(recorder, commit, outcome);
+      if (recorder !== undefined && commit !== undefined) this.settle(recorder, commit, outcome, release);
+      else release();
       this.accounting.completed(path, plan, exchange, outcome);
     }
   }
@@ -186,6 +193,7 @@ export class RelayService {
       if (signal.aborted) {
         outcome.status = 'aborted';
         answer.cancel();
+        await this.endForShutdown(res, signal, commit);
         return;
       }
       if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
@@ -194,6 +202,7 @@ export class RelayService {
       answer.cancel();
       if (err instanceof UpstreamCancelledError || signal.aborted) {
         outcome.status = 'aborted';
+        await this.endForShutdown(res, signal, commit);
         return;
       }
       // The status line is gone: the failure becomes a final error event, then [DONE], as vLLM itself does.
@@ -212,6 +221,29 @@ export class RelayService {
       outcome.relayMs = relayMs;
       outcome.lastDataEvent = lastDataEvent;
     }
+  }
+
+  /**
+   * Shutdown stopped the relay before the headers: the partial reply is stored as aborted, then the client gets the
+   * 503 (the filter writes it), so it retries elsewhere.
+   */
+  private async refuseForShutdown(commit: (() => Promise<void>) | undefined): Promise<never> {
+    await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'aborted reply not stored'));
+    throw shuttingDown();
+  }
+
+  /**
+   * Shutdown stopped a stream whose client is still reading (a client that left needs nothing): its partial reply is
+   * stored as aborted, then the stream ends with an error event and [DONE].
+   */
+  private async endForShutdown(
+    res: ServerResponse,
+    signal: AbortSignal,
+    commit: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    if (!stoppedByShutdown(signal) || res.writableEnded) return;
+    await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'aborted reply not stored'));
+    endWithError(res, shuttingDown());
   }
 
   /**
@@ -238,13 +270,23 @@ export class RelayService {
    * A reply not committed yet (the client went away) is stored now; then the after-response work runs, deferred past
    * the current I/O so it never delays the client's bytes, an error body written by the filter included.
    */
-  private settle(recorder: ReplyRecorder, commit: () => Promise<void>, outcome: RelayOutcome): void {
+  private settle(
+    recorder: ReplyRecorder,
+    commit: () => Promise<void>,
+    outcome: RelayOutcome,
+    release: () => void,
+  ): void {
     setImmediate(() => {
       commit()
         .then(() => recorder.afterResponse(outcome))
-        .catch((err: unknown) => this.logger.error(err, 'after-response work failed'));
+        .catch((err: unknown) => this.logger.error(err, 'after-response work failed'))
+        .finally(release);
     });
   }
+}
+
+function stoppedByShutdown(signal: AbortSignal): boolean {
+  return signal.reason instanceof GatewayShutdown;
 }
 
 /** The stream's status line is gone: a failure becomes a final error event, then [DONE], as vLLM itself does. */

@@ -50,6 +50,11 @@ export abstract class AppConfig {
   abstract readonly maxMessages: number;
   /** Processes serving HTTP: 1 runs the app in this process; more forks that many cluster workers behind it. */
   abstract readonly workers: number;
+  /**
+   * On SIGTERM, how long in-flight requests and streams may run before shutdown aborts them; under Kubernetes' default
+   * 30 s termination grace period.
+   */
+  abstract readonly shutdownGraceMs: number;
   /** Secret: when set, `/metrics` requires `Authorization: Bearer <token>`; unset, it is public. */
   abstract readonly metricsToken: string | undefined;
   /** Bounds on what a client or an upstream controls (issue 12); each answers a clear 4xx or an in-stream error. */

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 10 * 1024 * 1024,
       maxMessages: 2048,
       workers: 1,
+      shutdownGraceMs: 25_000,
       metricsToken: undefined,
       usage: { retentionDays: 90, queueSize: 10_000 },
       limits: {

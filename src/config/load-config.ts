@@ -50,6 +50,7 @@ export function loadConfig(env: Env): AppConfig {
 
   const port = int('PORT', 8080, 0, 65535);
   const workers = int('GATEWAY_WORKERS', 1, 1, 64);
+  const shutdownGraceMs = int('SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000);
   const host = read('HOST') ?? '0.0.0.0';
 
   const baseUrls = list('VLLM_BASE_URL').map((u) => u.replace(/\/+$/, ''));
@@ -189,6 +190,7 @@ export function loadConfig(env: Env): AppConfig {
     bodyLimitBytes: sizeInBytes(bodyLimit),
     maxMessages,
     workers,
+    shutdownGraceMs,
     metricsToken: read('METRICS_TOKEN'),
     usage: Object.freeze(usage),
     limits: Object.freeze(limits),
