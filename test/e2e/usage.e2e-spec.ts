@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import type { DataSource } from 'typeorm';
 import { UsageRecord } from '../../src/usage/usage-record.entity.js';
 import { type ErrorBody, jsonApi, type JsonApi } from '../factories/api.js';
+import { startGateway } from '../helpers/gateway.js';
 import { openTestDataSource } from '../helpers/pg.js';
 import { waitFor } from '../helpers/relay.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -152,5 +153,38 @@ describe('usage accounting and /admin/stats (e2e)', () => {
     // At once: the writer's timer (every second) has not run for these.
     await stack.gateway.close();
     expect(await db.getRepository(UsageRecord).countBy({ apiKeyId: keyId })).toBe(before + 3);
+  });
+
+  it('deletes rows older than USAGE_RETENTION_DAYS at start-up, and keeps younger ones', async () => {
+    const repo = db.getRepository(UsageRecord);
+    const model = `retention-${randomUUID().slice(0, 8)}`;
+    const row = (daysAgo: number) => ({
+      createdAt: new Date(Date.now() - daysAgo * 86_400_000),
+      route: '/v1/chat/completions',
+      model,
+      llmConfigId: null,
+      apiKeyId: null,
+      owner: null,
+      conversationId: null,
+      status: 'complete' as const,
+      streamed: false,
+      inputTokens: 1,
+      outputTokens: 1,
+      ttftMs: null,
+      durationMs: 1,
+    });
+    await repo.insert([row(3), row(1)]);
+    const gateway = await startGateway({ VLLM_BASE_URL: stack.sim.url, USAGE_RETENTION_DAYS: '2' });
+    try {
+      const deadline = Date.now() + 5_000;
+      while ((await repo.countBy({ model })) === 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const left = await repo.findBy({ model });
+      expect(left).toHaveLength(1);
+      expect(left[0]?.createdAt.getTime()).toBeGreaterThan(Date.now() - 2 * 86_400_000);
+    } finally {
+      await gateway.close();
+    }
   });
 });
