@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ChangeFeed } from '../database/change-feed.js';
+import { DatabaseModule } from '../database/database.module.js';
 import { AccessPolicy } from './access-policy.js';
 import { AdminAuthService } from './admin-auth.service.js';
 import { ApiKey } from './api-key.entity.js';
@@ -15,8 +17,17 @@ import { LoginLimiter } from './login-limiter.js';
  * be signed or checked with a default one.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKey]), JwtModule.register({})],
+  imports: [DatabaseModule, TypeOrmModule.forFeature([ApiKey]), JwtModule.register({})],
   providers: [ApiKeyService, AdminAuthService, LoginLimiter, AccessPolicy, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [ApiKeyService, AdminAuthService, AccessPolicy],
 })
-export class AuthModule {}
+export class AuthModule {
+  /**
+   * A key made, revoked or changed by any process re-reads the keys here, so another process's revocation is refused
+   * within the notification's delivery. The table is small: one re-read per change is simpler than per-row updates,
+   * and the same call serves a resync. Subscribed at construction, before any lifecycle hook.
+   */
+  constructor(changes: ChangeFeed, keys: ApiKeyService) {
+    changes.subscribe('api_keys', () => keys.reload());
+  }
+}

@@ -19,6 +19,14 @@ export abstract class AppConfig {
     readonly idleTimeoutMs: number;
   };
   abstract readonly databaseUrl: string;
+  abstract readonly database: {
+    /** How long a request waits for a pooled connection (or a new one) before the database counts as down (503). */
+    readonly connectTimeoutMs: number;
+    /** PostgreSQL's statement_timeout for the app's sessions: a stuck query fails (503) instead of holding a request. */
+    readonly statementTimeoutMs: number;
+    /** PostgreSQL's idle_in_transaction_session_timeout: a transaction left open does not hold its locks for ever. */
+    readonly idleInTransactionTimeoutMs: number;
+  };
   abstract readonly migrationsRun: boolean;
   abstract readonly auth: {
     readonly enabled: boolean;

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
         idleTimeoutMs: 60_000,
       },
       databaseUrl: 'postgres://gateway@db:5432/gateway',
+      database: { connectTimeoutMs: 2_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 },
       migrationsRun: false,
       auth: { enabled: true, apiKeys: ['client-key'] },
       defaultTemperature: undefined,

@@ -131,6 +131,11 @@ export function loadConfig(env: Env): AppConfig {
     firstByteTimeoutMs: int('VLLM_FIRST_BYTE_TIMEOUT_MS', 600_000, 1, 3_600_000),
     idleTimeoutMs: int('VLLM_IDLE_TIMEOUT_MS', 60_000, 1, 3_600_000),
   };
+  const database = {
+    connectTimeoutMs: int('DATABASE_CONNECT_TIMEOUT_MS', 2_000, 100, 600_000),
+    statementTimeoutMs: int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    idleInTransactionTimeoutMs: int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),
+  };
   const migrationsRun = bool('MIGRATIONS_RUN', false);
   const maxMessages = int('MAX_MESSAGES', 2_048, 1, 1_000_000);
   const usage = {
@@ -170,6 +175,7 @@ export function loadConfig(env: Env): AppConfig {
     host,
     vllm: Object.freeze(vllm),
     databaseUrl: databaseUrl as string,
+    database: Object.freeze(database),
     migrationsRun,
     auth: Object.freeze({ enabled, apiKeys, staticKeyLimits: Object.freeze(staticKeyLimits) }),
     defaultTemperature,

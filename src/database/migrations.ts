@@ -4,6 +4,7 @@ import { ApiKeys1796114821167 } from '../../migrations/1796114821167-ApiKeys.js'
 import { ContextStart1796115000000 } from '../../migrations/1796115000000-ContextStart.js';
 import { UsageRecords1796117794868 } from '../../migrations/1796117794868-UsageRecords.js';
 import { ApiKeyLimits1796118441931 } from '../../migrations/1796118441931-ApiKeyLimits.js';
+import { ChangeNotifications1796118500000 } from '../../migrations/1796118500000-ChangeNotifications.js';
 
 /**
  * Every migration, oldest first. Listed explicitly rather than globbed so the same list works from `dist/`, under
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   ContextStart1796115000000,
   UsageRecords1796117794868,
   ApiKeyLimits1796118441931,
+  ChangeNotifications1796118500000,
 ];

@@ -7,8 +7,8 @@ import { LlmConfig } from './llm-config.entity.js';
 import { isPgError, PG_UNIQUE_VIOLATION } from '../common/errors/pg-error.js';
 
 /**
- * Bounds staleness when another gateway process changed a config: this process only invalidates its own cache on its
- * own writes. Future work: a Postgres LISTEN/NOTIFY on config writes, as DESIGN.md plans for cross-process signals.
+ * A fallback bound on staleness: a write by any process reaches every cache through the change feed at once
+ * (LlmConfigsModule), and this covers a feed connection that died without anyone noticing.
  */
 const CACHE_TTL_MS = 30_000;
 /** Configs are few; the bound only stops a flood of distinct ids from growing the map. */
@@ -115,10 +115,11 @@ export class LlmConfigsService {
   }
 
   /**
-   * A write drops every cached config. Loads already in flight were registered before, so `clear()` removes them
-   * too: a request that started reading before the write may still see the old config, none after it will.
+   * A write (here or, through the change feed, in another process) drops every cached config. Loads already in
+   * flight were registered before, so `clear()` removes them too: a request that started reading before the write
+   * may still see the old config, none after it will.
    */
-  private invalidate(): void {
+  invalidate(): void {
     this.cache.clear();
     this.defaultEntry = undefined;
   }

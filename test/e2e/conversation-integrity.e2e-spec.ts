@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { MessageStore } from '../../src/conversations/turn/message-store.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, postConversation } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { contentOf, open, post, send, sseData } from '../helpers/relay.js';
 
 type Json = Record<string, unknown>;
@@ -94,7 +92,7 @@ describe('conversation integrity (e2e)', () => {
   });
 
   it('sends the previous reply when the next turn goes to another gateway process at once', async () => {
-    const other = await startGatewayProcess(sim.url);
+    const other = await startGatewayProcess({ VLLM_BASE_URL: sim.url });
     try {
       await backToBack([gateway.url, other.url]);
     } finally {
@@ -272,50 +270,3 @@ describe('conversation integrity (e2e)', () => {
     }
   });
 });
-
-interface GatewayProcess {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** A second gateway in a process of its own (the built app), on the same database: no shared memory at all. */
-async function startGatewayProcess(vllmUrl: string): Promise<GatewayProcess> {
-  const main = join(process.cwd(), 'dist', 'src', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run "nest build" first (npm run test:e2e does)`);
-  const child: ChildProcess = spawn(process.execPath, [main], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      VLLM_BASE_URL: vllmUrl,
-      ENABLE_AUTH: 'false',
-      LOG_LEVEL: 'silent',
-      GATEWAY_WORKERS: '1',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway process did not start: ${stderr}`)), 30_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const match = /listening on (http:\/\/[^\s]+)/.exec(stderr);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(match[1].replace('localhost', '127.0.0.1'));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway process exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}

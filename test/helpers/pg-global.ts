@@ -35,7 +35,8 @@ export async function setUpTestDatabase(): Promise<TestDatabase> {
   }
 }
 
-async function migrate(url: string): Promise<void> {
+/** Applies every pending migration to `url` (the global setup, and specs that start a cluster of their own). */
+export async function migrate(url: string): Promise<void> {
   const dataSource = new DataSource({ type: 'postgres', url, migrations: MIGRATIONS, installExtensions: false });
   await dataSource.initialize();
   try {

@@ -26,7 +26,7 @@ export interface AppErrorOptions {
   status?: number;
   /** Only for `upstream_error`: vLLM's own error type, kept as is. */
   type?: string;
-  /** Only for `rate_limited`: sent as the `Retry-After` header. */
+  /** For `rate_limited` and `service_unavailable`: sent as the `Retry-After` header. */
   retryAfterSeconds?: number;
   cause?: unknown;
 }
@@ -58,6 +58,8 @@ export interface OpenAiErrorBody {
 export interface MappedError {
   status: number;
   body: OpenAiErrorBody;
+  /** Sent as the `Retry-After` header when set. */
+  retryAfterSeconds?: number;
 }
 
 /** Exhaustive code → status/type mapping; adding a code without a case fails the type check. */
@@ -65,6 +67,7 @@ export function mapAppError(err: AppError): MappedError {
   const body = (status: number, type: string, code: string | number | null = err.code): MappedError => ({
     status,
     body: { error: { message: err.message, type, param: err.param, code } },
+    ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
   });
   switch (err.code) {
     case 'bad_request':

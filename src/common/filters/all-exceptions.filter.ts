@@ -1,7 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import type { ErrorRequestHandler } from 'express';
 import type { ServerResponse } from 'node:http';
-import { AppError } from '../errors/app-error.js';
 import { toErrorResponse } from './error-response.js';
 
 /**
@@ -10,7 +9,7 @@ import { toErrorResponse } from './error-response.js';
  * response is ended, and the relay is expected to have written its own error frame.
  */
 export function sendError(exception: unknown, res: ServerResponse): void {
-  const { status, body } = toErrorResponse(exception);
+  const { status, body, retryAfterSeconds } = toErrorResponse(exception);
   if (status >= 500) {
     res.err = exception instanceof Error ? exception : new Error(`Non-error value thrown: ${String(exception)}`);
   }
@@ -20,9 +19,7 @@ export function sendError(exception: unknown, res: ServerResponse): void {
   }
   // Written on node:http, not with Express' res.json: the chat fast lane (chat-fast-lane.ts) answers without Express.
   const json = JSON.stringify(body);
-  if (exception instanceof AppError && exception.retryAfterSeconds !== undefined) {
-    res.setHeader('Retry-After', String(exception.retryAfterSeconds));
-  }
+  if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),

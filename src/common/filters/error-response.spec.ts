@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { QueryFailedError } from 'typeorm';
 import { BadRequestException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
 import { AppError } from '../errors/app-error.js';
-import { toErrorResponse } from './error-response.js';
+import { DATABASE_RETRY_AFTER_SECONDS, toErrorResponse } from './error-response.js';
 
 /** What body-parser raises (an http-errors error). */
 function bodyParserError(status: number, type: string, extra: Record<string, unknown> = {}): Error {
@@ -90,6 +91,58 @@ describe('toErrorResponse', () => {
     expect(toErrorResponse(exception)).toEqual({
       status: 500,
       body: { error: { message: 'Internal server error', type: 'server_error', param: null, code: 'internal' } },
+    });
+  });
+
+  const coded = (message: string, code: string): Error => Object.assign(new Error(message), { code });
+  const failedQuery = (driverError: Error): QueryFailedError => new QueryFailedError('SELECT 1', [], driverError);
+
+  it.each([
+    ['the pool cannot reach the server', coded('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED')],
+    ['the socket is reset', coded('read ECONNRESET', 'ECONNRESET')],
+    ['a write hits a closed socket', coded('write EPIPE', 'EPIPE')],
+    ['the connect times out at the OS', coded('connect ETIMEDOUT', 'ETIMEDOUT')],
+    ['the pool times out', new Error('timeout exceeded when trying to connect')],
+    ['the socket closes under a query', new Error('Connection terminated unexpectedly')],
+    ['pg refuses a broken client', new Error('Client has encountered a connection error and is not queryable')],
+    [
+      'the server shuts down (57P01)',
+      failedQuery(coded('terminating connection due to administrator command', '57P01')),
+    ],
+    ['the server crashed (57P02)', failedQuery(coded('crash shutdown', '57P02'))],
+    ['the server is starting (57P03)', failedQuery(coded('the database system is starting up', '57P03'))],
+    ['too many connections (53300)', failedQuery(coded('sorry, too many clients already', '53300'))],
+    ['a connection exception (class 08)', failedQuery(coded('connection failure', '08006'))],
+    ['the statement timeout (57014)', failedQuery(coded('canceling statement due to statement timeout', '57014'))],
+    ['a wrapped cause', new Error('outer', { cause: coded('connect ECONNREFUSED', 'ECONNREFUSED') })],
+    ['several addresses refused', new AggregateError([coded('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')])],
+  ])('answers 503 with Retry-After when %s', (_case, exception) => {
+    expect(toErrorResponse(exception)).toEqual({
+      status: 503,
+      body: {
+        error: {
+          message: 'The database is temporarily unavailable; please retry.',
+          type: 'server_error',
+          param: null,
+          code: 'service_unavailable',
+        },
+      },
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+    });
+  });
+
+  it.each([
+    ['a syntax error', failedQuery(coded('syntax error', '42601'))],
+    ['a unique violation', failedQuery(coded('duplicate key', '23505'))],
+    ['an unrelated coded error', coded('no such file', 'ENOENT')],
+  ])('keeps %s a 500', (_case, exception) => {
+    expect(toErrorResponse(exception).status).toBe(500);
+  });
+
+  it('passes a rate limit’s Retry-After on', () => {
+    expect(toErrorResponse(new AppError('rate_limited', 'slow down', { retryAfterSeconds: 7 }))).toMatchObject({
+      status: 429,
+      retryAfterSeconds: 7,
     });
   });
 });

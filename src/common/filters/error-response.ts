@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { UNPARSABLE_JSON_MESSAGE } from '../http/json-body.js';
 import { AppError, type AppErrorCode, type MappedError, mapAppError } from '../errors/app-error.js';
-import { isPgError } from '../errors/pg-error.js';
+import { isDatabaseUnavailable, isPgError } from '../errors/pg-error.js';
 
 /** What a client sees for any failure we did not anticipate; the details go to the log only. */
 export const INTERNAL_ERROR_MESSAGE = 'Internal server error';
@@ -46,6 +46,12 @@ function httpExceptionMessage(exception: HttpException): string {
  */
 const UNSTORABLE_TEXT_CODES = ['22021', '22P05'];
 
+/**
+ * What a client is told to wait before retrying while the database is unreachable: PostgreSQL restarts or fails
+ * over in seconds, and the pool reconnects on the next request, so a short wait is the useful one.
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
 /** The shape of errors raised by body-parser (built with `http-errors`). */
 interface BodyParserError extends Error {
   status: number;
@@ -80,6 +86,13 @@ export function toErrorResponse(exception: unknown): MappedError {
   if (isPgError(exception, UNSTORABLE_TEXT_CODES)) {
     return mapAppError(
       new AppError('bad_request', 'Text to be stored must not contain NUL (\\u0000) characters; nothing was stored.'),
+    );
+  }
+  if (isDatabaseUnavailable(exception)) {
+    return mapAppError(
+      new AppError('service_unavailable', 'The database is temporarily unavailable; please retry.', {
+        retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      }),
     );
   }
   return fromStatus(500, INTERNAL_ERROR_MESSAGE);
