@@ -1,3 +1,4 @@
+import { Get, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -82,4 +83,22 @@ function loadAssets(dir: string, label: string): ReadonlyMap<string, Asset> {
     }
   }
   return assets;
+}
+
+/**
+ * A UI's two routes, `GET /<prefix>` (the page) and `GET /<prefix>/ui/<file>`: a subclass adds `@Controller(prefix)`,
+ * its access decorator and the `StaticUi` it serves.
+ */
+export abstract class StaticUiController {
+  protected abstract readonly ui: StaticUi;
+
+  @Get()
+  page(@Res() res: Response): void {
+    this.ui.send(res, 'index.html');
+  }
+
+  @Get('ui/:file')
+  asset(@Param('file') file: string, @Res() res: Response): void {
+    this.ui.send(res, file);
+  }
 }
