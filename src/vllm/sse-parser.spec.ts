@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import { AppError } from '../common/errors/app-error.js';
 import { type SseEvent, SseParser } from './sse-parser.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -117,5 +118,34 @@ describe('SseParser', () => {
     const { events, parser } = feed(['data: [DONE] \n\n', 'data: [DONE]x\n\n']);
     expect(events.map((e) => e.done)).toEqual([false, false]);
     expect(parser.done).toBe(false);
+  });
+});
+
+describe('SseParser event size limit', () => {
+  const event = (size: number): string => `data: ${'x'.repeat(size - 8)}\n\n`;
+
+  it('accepts an event of exactly the limit, complete or split', () => {
+    expect(event(100)).toHaveLength(100);
+    expect(new SseParser(100).push(b(event(100)))).toHaveLength(1);
+    const parser = new SseParser(100);
+    expect(parser.push(b(event(100).slice(0, 60)))).toEqual([]);
+    expect(parser.push(b(event(100).slice(60)))).toHaveLength(1);
+  });
+
+  it('throws bad_gateway for a complete event over the limit', () => {
+    expect(() => new SseParser(100).push(b(event(101)))).toThrow(AppError);
+  });
+
+  it('throws as soon as a pending event outgrows the limit, before its end arrives', () => {
+    const parser = new SseParser(100);
+    parser.push(b('data: ' + 'x'.repeat(80)));
+    let error: unknown;
+    try {
+      parser.push(b('x'.repeat(40)));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: 'bad_gateway', message: expect.stringContaining('VLLM_MAX_EVENT_SIZE') });
+    expect(parser.hasPartial).toBe(false);
   });
 });

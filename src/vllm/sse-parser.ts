@@ -1,3 +1,5 @@
+import { AppError } from '../common/errors/app-error.js';
+
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
@@ -81,6 +83,12 @@ export class SseParser {
   private ranges: number[] = [];
   private finished = false;
 
+  /**
+   * @param maxEventBytes the largest event accepted (VLLM_MAX_EVENT_SIZE): a larger one, complete or still pending,
+   * makes `push` throw `bad_gateway`, so an upstream that never sends a blank line cannot grow `tail` without bound.
+   */
+  constructor(private readonly maxEventBytes = Infinity) {}
+
   /** True once `[DONE]` has been seen. */
   get done(): boolean {
     return this.finished;
@@ -125,6 +133,7 @@ export class SseParser {
         // Blank line: dispatch the pending event, if it has data.
         if (ranges.length > 0) {
           const raw = buf.subarray(eventStart, next);
+          if (raw.length > this.maxEventBytes) throw this.tooLarge();
           const valueStart = ranges[0] ?? 0;
           const done =
             ranges.length === 2 && (ranges[1] ?? 0) - valueStart === DONE.length && bytesAt(raw, valueStart, DONE);
@@ -150,9 +159,19 @@ export class SseParser {
     }
 
     this.tail = eventStart < length ? buf.subarray(eventStart) : undefined;
+    if (this.tail !== undefined && this.tail.length > this.maxEventBytes) throw this.tooLarge();
     this.scanned = pos - eventStart;
     this.ranges = ranges;
     return events;
+  }
+
+  private tooLarge(): AppError {
+    this.finished = true;
+    this.tail = undefined;
+    return new AppError(
+      'bad_gateway',
+      `vLLM sent a stream event larger than the limit of ${this.maxEventBytes} bytes (VLLM_MAX_EVENT_SIZE)`,
+    );
   }
 }
 

@@ -88,13 +88,22 @@ export class Attempt {
     if (this.cause !== undefined) stream.destroy();
   }
 
-  /** The whole body, for JSON answers and error bodies. */
-  async readAll(): Promise<Buffer> {
+  /**
+   * The whole body, for JSON answers and error bodies; with `maxBytes`, at most that much: the rest is not read (the
+   * connection is closed), so an upstream cannot make the gateway buffer an endless error body.
+   */
+  async readAll(maxBytes = Infinity): Promise<Buffer> {
     const chunks: Buffer[] = [];
+    let received = 0;
     for (;;) {
       const chunk = this.read();
       if (chunk !== null) {
         chunks.push(chunk);
+        received += chunk.length;
+        if (received >= maxBytes) {
+          this.cancel();
+          return Buffer.concat(chunks, received).subarray(0, maxBytes);
+        }
         continue;
       }
       if (this.error !== undefined) throw this.failure(this.error);
@@ -105,10 +114,10 @@ export class Attempt {
 
   /**
    * The body as SSE events, in one batch per chunk read. After `[DONE]` the rest of the body is drained so the socket
-   * goes back to the pool.
+   * goes back to the pool. An event over `maxEventBytes` ends the iteration with `bad_gateway`.
    */
-  async *batches(): AsyncGenerator<readonly SseEvent[], void, undefined> {
-    const parser = new SseParser();
+  async *batches(maxEventBytes: number): AsyncGenerator<readonly SseEvent[], void, undefined> {
+    const parser = new SseParser(maxEventBytes);
     try {
       for (;;) {
         const chunk = this.read();

@@ -76,11 +76,24 @@ describe('upstreamError', () => {
 
   it('defaults the type from the status when vLLM gave none', () => {
     expect(mapAppError(upstreamError(500, '')).body.error.type).toBe('server_error');
-    expect(mapAppError(upstreamError(401, '{"error":"Unauthorized"}')).body.error).toEqual({
-      message: 'Unauthorized',
+    expect(mapAppError(upstreamError(404, '{"error":"Not Found"}')).body.error).toEqual({
+      message: 'Not Found',
       type: 'invalid_request_error',
       param: null,
-      code: 401,
+      code: 404,
     });
+  });
+
+  it.each([401, 403])('turns vLLM refusing the gateway key (%i) into a 502 that quotes nothing', (status) => {
+    const { status: answered, body } = mapAppError(upstreamError(status, '{"error":"Unauthorized: key sk-x"}'));
+    expect(answered).toBe(502);
+    expect(body.error.code).toBe('bad_gateway');
+    expect(body.error.message).toContain('VLLM_API_KEY');
+    expect(body.error.message).not.toContain('sk-x');
+  });
+
+  it('relays at most maxMessageChars of the message', () => {
+    const err = upstreamError(400, JSON.stringify({ error: { message: 'x'.repeat(5000) } }), 2048);
+    expect(err.message).toBe(`${'x'.repeat(2048)}…`);
   });
 });

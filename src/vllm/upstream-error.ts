@@ -46,10 +46,22 @@ export function parseUpstreamError(status: number, body: Buffer | string): Parse
   return fallback;
 }
 
-/** The `AppError` that carries vLLM's status, type and message to the client unchanged. */
-export function upstreamError(status: number, body: Buffer | string): AppError {
+/**
+ * The `AppError` that carries vLLM's status, type and message (at most `maxMessageChars` of it) to the client. A 401
+ * or 403 is vLLM refusing the gateway's own credentials (VLLM_API_KEY), not the client's: relayed as such it would
+ * tell a client with a valid key that its key is wrong, so it is a 502 that names the cause and quotes nothing.
+ */
+export function upstreamError(status: number, body: Buffer | string, maxMessageChars = Infinity): AppError {
+  if (status === 401 || status === 403) {
+    return new AppError(
+      'bad_gateway',
+      `vLLM refused the gateway's credentials (HTTP ${status}); the gateway's VLLM_API_KEY needs fixing`,
+    );
+  }
   const parsed = parseUpstreamError(status, body);
-  return new AppError('upstream_error', parsed.message, { status, type: parsed.type, param: parsed.param });
+  const message =
+    parsed.message.length > maxMessageChars ? `${parsed.message.slice(0, maxMessageChars)}…` : parsed.message;
+  return new AppError('upstream_error', message, { status, type: parsed.type, param: parsed.param });
 }
 
 function fromFields(fields: Record<string, unknown>, fallback: ParsedUpstreamError): ParsedUpstreamError {

@@ -3,7 +3,7 @@ export interface Upstream {
   readonly url: string;
   /** Requests currently sent to it and not yet finished (streams count until their last byte). */
   inFlight: number;
-  /** Connection failures and 5xx answers in a row; any success resets it. */
+  /** Connection failures, 5xx answers and refusals of the gateway key (401/403) in a row; any success resets it. */
   consecutiveFailures: number;
   /** Out of rotation until its `/health` answers 200. */
   ejected: boolean;

@@ -24,6 +24,17 @@ import type {
 const HEALTH_TIMEOUT_MS = 2_000;
 const MODELS_CACHE_MS = 5_000;
 const TOKENIZE_TIMEOUT_MS = 5_000;
+/**
+ * Appended to every request id sent to vLLM, which uses it as its engine request id: two gateway processes relaying
+ * the same client id (a retry landing elsewhere, a client reusing ids) must not collide in one engine. The client
+ * still gets its own id back in `x-request-id`.
+ */
+const PROCESS_ID_SUFFIX = randomBytes(4).toString('hex');
+/** The `X-Request-Id` vLLM gets for a client's request id: its attempt number after the first, then the suffix. */
+export function upstreamRequestId(clientId: string, attempt = 1): string {
+  return attempt === 1 ? `${clientId}-${PROCESS_ID_SUFFIX}` : `${clientId}-${attempt}-${PROCESS_ID_SUFFIX}`;
+}
+
 /** For calls no client can cancel (token counting): their bound is a timeout, which an abort would misreport. */
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -93,7 +104,7 @@ export class VllmService implements OnApplicationShutdown {
       freshTo = undefined;
       if (upstream === undefined) break;
       attempt++;
-      const id = attempt === 1 ? options.requestId : `${options.requestId}-${attempt}`;
+      const id = upstreamRequestId(options.requestId, attempt);
       try {
         return await this.attempt(upstream, path, payload, signal, timeouts, id, dispatchedAt, fresh);
       } catch (err) {
@@ -224,19 +235,27 @@ export class VllmService implements OnApplicationShutdown {
       this.pool.recordFailure(upstream);
       throw new AppError('bad_gateway', `vLLM answered ${path} with an unexpected HTTP ${status}`);
     }
+    const { limits } = this.config;
     if (status >= 400) {
-      const body = await call.readAll();
-      if (status >= 500) this.pool.recordFailure(upstream);
+      const body = await call.readAll(limits.upstreamErrorBodyBytes);
+      // A 401/403 is the gateway's key being refused: every request will fail alike, as with a dead upstream.
+      if (status >= 500 || status === 401 || status === 403) this.pool.recordFailure(upstream);
       else this.pool.recordSuccess(upstream);
-      throw upstreamError(status, body);
+      throw upstreamError(status, body, limits.upstreamErrorMessageChars);
     }
-    this.pool.recordSuccess(upstream);
     const answer = { status, contentType, upstream: upstream.url, attemptId: id, dispatchedAt, headersAt };
     if (contentType.startsWith('text/event-stream')) {
-      const batches = call.batches();
+      this.pool.recordSuccess(upstream);
+      const batches = call.batches(limits.maxSseEventBytes);
       return { kind: 'stream', ...answer, batches, cancel: () => call.cancel() };
     }
     const body = await call.readAll();
+    // Relayed as it came, so checked cheaply: a proxy's HTML page, an empty or a truncated body is not a success.
+    if (!contentType.startsWith('application/json') || !framedAsJsonObject(body)) {
+      this.pool.recordFailure(upstream);
+      throw new AppError('bad_gateway', `vLLM answered ${path} with HTTP ${status} and a body that is not JSON`);
+    }
+    this.pool.recordSuccess(upstream);
     return { kind: 'json', ...answer, body, receivedAt: performance.now() };
   }
 
@@ -250,7 +269,7 @@ export class VllmService implements OnApplicationShutdown {
           timeoutMs: HEALTH_TIMEOUT_MS,
           headers: this.authorization === undefined ? {} : { Authorization: this.authorization },
         });
-        if (res.status !== 200) throw upstreamError(res.status, res.body);
+        if (res.status !== 200) throw upstreamError(res.status, res.body, this.config.limits.upstreamErrorMessageChars);
         return parseJson(res.body, '/v1/models') as Partial<ModelList>;
       }),
     );
@@ -271,6 +290,19 @@ export class VllmService implements OnApplicationShutdown {
     }
     return { object: 'list', data: [...seen.values()] };
   }
+}
+
+/** First and last non-whitespace bytes are `{` and `}`: O(1) on a well-formed answer, unlike a JSON.parse. */
+function framedAsJsonObject(body: Buffer): boolean {
+  let start = 0;
+  let end = body.length - 1;
+  while (start <= end && isJsonSpace(body[start])) start++;
+  while (end >= start && isJsonSpace(body[end])) end--;
+  return end > start && body[start] === 0x7b && body[end] === 0x7d;
+}
+
+function isJsonSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
 function headerValue(value: unknown): string | undefined {

@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/glo
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import type { ErrorBody } from '../factories/api.js';
+import { VllmService } from '../../src/vllm/vllm.service.js';
 import { get, post, sseData, waitFor } from '../helpers/relay.js';
 
 const messages = [{ role: 'user', content: 'one two three four five six' }];
@@ -169,12 +170,15 @@ describe('upstream authentication', () => {
     }
   });
 
-  it('relays vLLM’s plain-string 401 when the key is wrong', async () => {
+  it('answers 502 when vLLM refuses the gateway’s key (a client key is not at fault), and counts it', async () => {
     const gateway = await startGateway({ VLLM_BASE_URL: sim.url });
     try {
       const res = await post(gateway.url, '/v1/chat/completions', { messages });
-      expect(res.status).toBe(401);
-      expect(errorOf(res.body)).toMatchObject({ message: 'Unauthorized', code: 401 });
+      expect(res.status).toBe(502);
+      expect(errorOf(res.body)).toMatchObject({ type: 'server_error', code: 'bad_gateway' });
+      expect(errorOf(res.body).message).toContain('VLLM_API_KEY');
+      const vllm = gateway.app.get(VllmService);
+      expect(vllm.pool.upstreams[0]?.consecutiveFailures).toBeGreaterThan(0);
     } finally {
       await gateway.close();
     }

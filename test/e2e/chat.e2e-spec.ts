@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/glo
 import OpenAI from 'openai';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { upstreamRequestId } from '../../src/vllm/vllm.service.js';
 import { post, sseData, withoutCreated } from '../helpers/relay.js';
 
 const PROMPT = 'the quick brown fox jumps over the lazy dog';
@@ -48,8 +49,10 @@ describe('POST /v1/chat/completions (relay to vLLM)', () => {
       expect(actual.choices[0]?.finish_reason).toBe(expected.choices[0]?.finish_reason);
       expect(actual.usage).toEqual(expected.usage);
       expect(actual.model).toBe('sim-model');
-      // The request id is vLLM's completion id: the client can join its id with vLLM's logs.
-      expect(actual.id).toBe(`chatcmpl-${id}`);
+      // vLLM's completion id carries the client's request id (and the gateway process' suffix, unique across
+      // processes): the client can join its id with vLLM's logs.
+      expect(actual.id).toBe(`chatcmpl-${upstreamRequestId(id)}`);
+      expect(actual.id).toMatch(new RegExp(`^chatcmpl-${id}-[0-9a-f]{8}$`));
       expect(response.headers.get('x-request-id')).toBe(id);
       expect(response.headers.get('server-timing')).toMatch(/^gateway;dur=\d+(\.\d+)?$/);
       expect(response.headers.get('x-gateway-overhead-ms')).toMatch(/^\d+(\.\d+)?$/);
@@ -98,7 +101,7 @@ describe('POST /v1/chat/completions (relay to vLLM)', () => {
     it('relays the SSE stream byte for byte, with streaming headers', async () => {
       const body = { messages, stream: true, stream_options: { include_usage: true } };
       const id = `wire-${Date.now()}`;
-      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': id });
+      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': upstreamRequestId(id) });
       const relayed = await post(gateway.url, '/v1/chat/completions', body, { 'x-request-id': id });
 
       expect(relayed.status).toBe(200);
@@ -116,7 +119,7 @@ describe('POST /v1/chat/completions (relay to vLLM)', () => {
     it('relays the non-streamed JSON byte for byte', async () => {
       const body = { messages, max_tokens: 5 };
       const id = `wire-json-${Date.now()}`;
-      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': id });
+      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': upstreamRequestId(id) });
       const relayed = await post(gateway.url, '/v1/chat/completions', body, { 'x-request-id': id });
       expect(relayed.status).toBe(200);
       expect(withoutCreated(relayed.body)).toBe(withoutCreated(upstream.body));
@@ -147,8 +150,10 @@ describe('POST /v1/chat/completions (relay to vLLM)', () => {
       expect(results.map((r) => r.status)).toEqual([200, 200]);
       const ids = sim.received().map((r) => r.headers['x-request-id']);
       expect(new Set(ids).size).toBe(2);
-      expect(ids).toContain('reused-id');
-      expect(ids.find((id) => id !== 'reused-id')).toMatch(/^reused-id-[0-9a-f]{8}$/);
+      expect(ids).toContain(upstreamRequestId('reused-id'));
+      expect(ids.find((id) => id !== upstreamRequestId('reused-id'))).toMatch(
+        new RegExp(`^${upstreamRequestId('reused-id')}-[0-9a-f]{8}$`),
+      );
     } finally {
       sim.configure({ ttftMs: 0 });
     }
@@ -274,7 +279,7 @@ describe('POST /v1/chat/completions (relay to vLLM)', () => {
       sim.configure({ failure: { kind: 'error_mid_stream', afterTokens: 2 } });
       const body = { messages, stream: true };
       const id = `mid-${Date.now()}`;
-      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': id });
+      const upstream = await post(sim.url, '/v1/chat/completions', body, { 'x-request-id': upstreamRequestId(id) });
       const relayed = await post(gateway.url, '/v1/chat/completions', body, { 'x-request-id': id });
       expect(relayed.status).toBe(200);
       expect(withoutCreated(relayed.body)).toBe(withoutCreated(upstream.body));

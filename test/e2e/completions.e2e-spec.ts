@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/glo
 import OpenAI from 'openai';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { upstreamRequestId } from '../../src/vllm/vllm.service.js';
 import { get, open, post, sseData, waitFor, withoutCreated } from '../helpers/relay.js';
 
 /** vLLM's other OpenAI routes go through the same relay: same passthrough, errors, cancellation. */
@@ -29,7 +30,7 @@ describe('POST /v1/completions, POST /v1/embeddings, GET /v1/models', () => {
       for (const stream of [false, true]) {
         const body = { model: 'sim-model', prompt: 'once upon a time', max_tokens: 8, stream, top_k: 3 };
         const id = `cmpl-test-${Date.now()}-${stream}`;
-        const upstream = await post(sim.url, '/v1/completions', body, { 'x-request-id': id });
+        const upstream = await post(sim.url, '/v1/completions', body, { 'x-request-id': upstreamRequestId(id) });
         const relayed = await post(gateway.url, '/v1/completions', body, { 'x-request-id': id });
         expect(relayed.status).toBe(200);
         expect(withoutCreated(relayed.body)).toBe(withoutCreated(upstream.body));
@@ -71,7 +72,7 @@ describe('POST /v1/completions, POST /v1/embeddings, GET /v1/models', () => {
     it('relays vLLM’s answer byte for byte', async () => {
       const body = { model: 'sim-model', input: ['first text', 'second text'], encoding_format: 'float' };
       const id = `embd-test-${Date.now()}`;
-      const upstream = await post(sim.url, '/v1/embeddings', body, { 'x-request-id': id });
+      const upstream = await post(sim.url, '/v1/embeddings', body, { 'x-request-id': upstreamRequestId(id) });
       const relayed = await post(gateway.url, '/v1/embeddings', body, { 'x-request-id': id });
       expect(relayed.status).toBe(200);
       expect(withoutCreated(relayed.body)).toBe(withoutCreated(upstream.body));

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ErrorBody } from '../factories/api.js';
+import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { post, sseData } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const nested = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
@@ -56,9 +60,86 @@ describe('bounds on client input (e2e)', () => {
 
     const messages = [{ role: 'user', content: 'hi' }];
     // The body object is level 1: a vLLM extra nested 63 deep inside it makes 64.
-    const ok = await post('/v1/chat/completions', JSON.stringify({ messages, extra: JSON.parse(nested(63)) }));
+    const withExtra = (depth: number): string => `{"messages":${JSON.stringify(messages)},"extra":${nested(depth)}}`;
+    const ok = await post('/v1/chat/completions', withExtra(63));
     expect(ok.status).toBe(200);
-    const over = await post('/v1/chat/completions', JSON.stringify({ messages, extra: JSON.parse(nested(64)) }));
+    const over = await post('/v1/chat/completions', withExtra(64));
     expect(over.status).toBe(400);
+  });
+});
+
+describe('bounds on what the upstream sends (e2e)', () => {
+  /** A stand-in for vLLM that answers whatever the current test says. */
+  let answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
+  let upstream: Server;
+  let gateway: RunningGateway;
+  const messages = [{ role: 'user', content: 'hi' }];
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => answer(req, res));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const { port } = upstream.address() as AddressInfo;
+    gateway = await startGateway({
+      VLLM_BASE_URL: `http://127.0.0.1:${port}`,
+      VLLM_MAX_EVENT_SIZE: '1kb',
+      VLLM_ERROR_BODY_LIMIT: '4kb',
+      VLLM_ERROR_MESSAGE_LIMIT: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    upstream?.closeAllConnections();
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  it('ends a stream with a bad_gateway error event and [DONE] when one event is over VLLM_MAX_EVENT_SIZE', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"id":"c","choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n');
+      // Never a blank line: without the bound the gateway would buffer this for as long as it comes.
+      res.write(`data: {"id":"c","pad":"${'x'.repeat(4096)}`);
+    };
+    const res = await post(gateway.url, '/v1/chat/completions', { messages, stream: true });
+    expect(res.status).toBe(200);
+    const data = sseData(res.body);
+    expect(data.at(-1)).toBe('[DONE]');
+    const error = JSON.parse(data.at(-2) ?? '{}') as ErrorBody;
+    expect(error.error).toMatchObject({ code: 'bad_gateway' });
+    expect(error.error.message).toContain('VLLM_MAX_EVENT_SIZE');
+  });
+
+  it('reads at most VLLM_ERROR_BODY_LIMIT of an error body and relays at most VLLM_ERROR_MESSAGE_LIMIT of it', async () => {
+    let written = 0;
+    answer = (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.write(`{"error":{"message":"${'m'.repeat(300)}`);
+      // An endless body: the gateway must stop reading and answer anyway.
+      const pump = (): void => {
+        while (!res.destroyed && written < 10_000_000 && res.write('m'.repeat(16_384))) written += 16_384;
+        if (!res.destroyed && written < 10_000_000) res.once('drain', pump);
+      };
+      res.on('close', () => (written = Math.max(written, 1)));
+      pump();
+    };
+    const res = await post(gateway.url, '/v1/chat/completions', { messages });
+    expect(res.status).toBe(400);
+    const { error } = JSON.parse(res.body) as ErrorBody;
+    expect(error.message.length).toBeLessThanOrEqual(101);
+    expect(written).toBeLessThan(10_000_000);
+  });
+
+  it.each<[string, (res: ServerResponse) => void]>([
+    ['an HTML page', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>')],
+    ['an empty body', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end()],
+    ['a truncated body', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"c","cho')],
+  ])('answers a 200 with %s as a 502, never as a success', async (_case, write) => {
+    answer = (_req, res) => write(res);
+    const res = await post(gateway.url, '/v1/chat/completions', { messages });
+    expect(res.status).toBe(502);
+    expect((JSON.parse(res.body) as ErrorBody).error).toMatchObject({ code: 'bad_gateway', type: 'server_error' });
   });
 });
