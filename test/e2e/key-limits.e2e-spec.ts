@@ -9,12 +9,15 @@ import { type Stack, startStack } from '../helpers/stack.js';
 const STATIC_KEY = 'static-key-limits-3b9d';
 const ADMIN_PASSWORD = 'admin-password-limits-e2e';
 const CHAT = JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
-/** 40 tokens at the simulator's 100 ms each: a 4 s stream holds its slot while the test looks, with room to spare. */
+/**
+ * 60 tokens at the simulator's 100 ms each: a 6 s stream holds its slot while the test looks, and outlasts `waitFor`'s
+ * 5 s, so a slot freed by a stream's end is not mistaken for one freed by an abort.
+ */
 const SLOW_STREAM = JSON.stringify({
   model: 'sim-model',
   messages: [{ role: 'user', content: 'tell me a story' }],
   stream: true,
-  max_tokens: 40,
+  max_tokens: 60,
 });
 
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
@@ -25,6 +28,7 @@ interface HeldStream {
   response: Promise<IncomingMessage>;
   /** Resolves when the whole body has arrived (or the client hung up). */
   ended: Promise<void>;
+  isOver(): boolean;
 }
 
 /** Starts a streamed chat request and hands it back live, through the fast lane or (`chunked`) Express. */
@@ -32,8 +36,11 @@ function hold(url: string, key: string, chunked: boolean): HeldStream {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...bearer(key) };
   if (!chunked) headers['content-length'] = String(Buffer.byteLength(SLOW_STREAM));
   const req = request(`${url}/v1/chat/completions`, { method: 'POST', headers });
+  let over = false;
   let ended!: () => void;
-  const endedPromise = new Promise<void>((resolve) => (ended = resolve));
+  const endedPromise = new Promise<void>((resolve) => (ended = resolve)).then(() => {
+    over = true;
+  });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req.on('error', (err) => {
       ended();
@@ -56,7 +63,7 @@ function hold(url: string, key: string, chunked: boolean): HeldStream {
   } else {
     req.end(SLOW_STREAM);
   }
-  return { req, response, ended: endedPromise };
+  return { req, response, ended: endedPromise, isOver: () => over };
 }
 
 function expectRateLimited(res: RawResponse, message: string): number {
@@ -139,7 +146,7 @@ describe('per-key limits (e2e)', () => {
   it('refuses the third concurrent stream of a max_concurrent: 2 key with 429 + Retry-After, serves other keys, and frees the slots as streams end or abort', async () => {
     const limited = await createKey({ name: 'two at once', max_concurrent: 2 });
     const other = await createKey({ name: 'someone else' });
-    stack.sim.configure({ itlMs: 100, outputMode: 'fixed', outputTokens: 40 });
+    stack.sim.configure({ itlMs: 100, outputMode: 'fixed', outputTokens: 60 });
 
     // One stream on each path: both must take a slot and give it back.
     const first = hold(url, limited.key, false);
@@ -158,6 +165,7 @@ describe('per-key limits (e2e)', () => {
     // A client that hangs up mid-stream gives its slot back.
     first.req.destroy();
     await waitFor(() => active(limited.key) === 1, 'the aborted stream to release its slot');
+    expect(second.isOver()).toBe(false);
     const again = hold(url, limited.key, false);
     expect((await again.response).statusCode).toBe(200);
     await Promise.all([second.ended, again.ended]);
