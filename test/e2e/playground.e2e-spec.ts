@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { collectPageErrors, launchChromium, screenshotter } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-
-/** Debian's package; CHROMIUM_PATH points at another build (see admin-ui.e2e-spec.ts). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-output', 'playground');
 
 const CLIENT_KEY = `pg-client-${randomUUID()}`;
 /** The simulator echoes the last user message one word per token, ITL_MS apart: a reply of N words takes N × ITL_MS. */
@@ -38,41 +33,24 @@ describe('chat playground in a real browser (e2e)', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
-  let shot = 0;
+  const screenshot = screenshotter(() => page, 'playground');
   let conversationId = '';
   let configId = '';
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `The playground browser test needs Chromium at ${CHROMIUM}. Install it with ` +
-          '`sudo apt-get install chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
-      );
-    }
-    rmSync(SCREENSHOTS, { recursive: true, force: true });
-    mkdirSync(SCREENSHOTS, { recursive: true });
     stack = await startStack({ env: { ENABLE_AUTH: 'true', API_KEY: CLIENT_KEY }, simulator: { itlMs: ITL_MS } });
     const config = await asClient('POST', '/v1/llm-configs', { name: CONFIG_NAME, system_prompt: SYSTEM_PROMPT });
     configId = String(config.body['id']);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (message) => {
-      // Chromium reports every 4xx fetch as a console error; the keyless 401 is one the test asks for.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        pageErrors.push(message.text());
-      }
-    });
+    collectPageErrors(page, pageErrors);
   });
 
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
   });
-
-  const screenshot = (name: string): Promise<Buffer> =>
-    page.screenshot({ path: join(SCREENSHOTS, `${String(++shot).padStart(2, '0')}-${name}.png`) });
 
   async function asClient(method: string, path: string, body?: Json): Promise<{ status: number; body: Json }> {
     const res = await fetch(`${stack.gateway.url}${path}`, {
@@ -242,7 +220,7 @@ describe('chat playground with auth off (e2e)', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
