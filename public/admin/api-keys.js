@@ -7,6 +7,22 @@ const SCOPES = [
   { value: 'configs', label: 'configs', hint: 'also create, change and delete /v1/llm-configs' },
 ];
 
+/** "60/min · 4 at once", or "none": the key's own limits, per gateway process. */
+function limitsText(key) {
+  const parts = [];
+  if (key.rate_limit_rpm != null) parts.push(`${key.rate_limit_rpm}/min`);
+  if (key.max_concurrent != null) parts.push(`${key.max_concurrent} at once`);
+  return parts.length === 0 ? 'none' : parts.join(' · ');
+}
+
+/** An optional whole number of at least 1 and at most max; '' is "no limit" (undefined), anything else an error. */
+function optionalLimit(input, max) {
+  const raw = input.value.trim();
+  if (raw === '') return { value: undefined };
+  const value = Number(raw);
+  return Number.isInteger(value) && value >= 1 && value <= max ? { value } : { error: true };
+}
+
 function keyState(key) {
   if (key.revoked_at) return { label: 'revoked', tone: 'red' };
   const expires = timeMs(key.expires_at);
@@ -43,6 +59,7 @@ export function renderApiKeys(container) {
             (k.scopes ?? []).map((s) => badge(s, 'grey')),
           ),
           h('td', {}, badge(state.label, state.tone)),
+          h('td', { class: 'nowrap', text: limitsText(k) }),
           h('td', { class: 'nowrap', text: formatTime(k.created_at) }),
           h('td', { class: 'nowrap', text: k.expires_at ? formatTime(k.expires_at) : 'never' }),
           h('td', { class: 'nowrap', text: k.last_used_at ? formatTime(k.last_used_at) : 'never' }),
@@ -70,6 +87,7 @@ export function renderApiKeys(container) {
           { label: 'Key' },
           { label: 'Scopes' },
           { label: 'State' },
+          { label: 'Limits' },
           { label: 'Created' },
           { label: 'Expires' },
           { label: 'Last used' },
@@ -110,6 +128,10 @@ function openCreate(reload) {
     hint: s.hint,
   }));
   const expires = h('input', { name: 'expires_at', type: 'datetime-local' });
+  const limitInput = (name, max) =>
+    h('input', { name, type: 'number', min: '1', max: String(max), step: '1', inputmode: 'numeric' });
+  const rpm = limitInput('rate_limit_rpm', 1_000_000);
+  const concurrent = limitInput('max_concurrent', 100_000);
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button-primary' }, 'Create key');
   const form = h(
@@ -132,6 +154,8 @@ function openCreate(reload) {
       ),
     ),
     field('Expires', expires, 'Optional; empty means the key does not expire'),
+    field('Requests per minute', rpm, 'Optional; over it clients get 429 with Retry-After. Empty: no limit'),
+    field('Concurrent requests', concurrent, 'Optional; streams count until they end. Empty: no limit'),
     error,
     h(
       'div',
@@ -158,6 +182,12 @@ function openCreate(reload) {
       if (Number.isNaN(at) || at <= Date.now()) return fail('The expiry must be in the future.');
       body.expires_at = Math.floor(at / 1000);
     }
+    const rpmLimit = optionalLimit(rpm, 1_000_000);
+    if (rpmLimit.error) return fail('Requests per minute must be a whole number from 1 to 1,000,000, or empty.');
+    if (rpmLimit.value !== undefined) body.rate_limit_rpm = rpmLimit.value;
+    const concurrentLimit = optionalLimit(concurrent, 100_000);
+    if (concurrentLimit.error) return fail('Concurrent requests must be a whole number from 1 to 100,000, or empty.');
+    if (concurrentLimit.value !== undefined) body.max_concurrent = concurrentLimit.value;
     try {
       const created = await busy(submit, () => api('POST', '/admin/api-keys', body));
       showSecret(modal, created);

@@ -166,6 +166,8 @@ describe('admin web UI in a real browser (e2e)', () => {
     await page.getByRole('link', { name: 'API keys', exact: true }).click();
     await page.getByRole('button', { name: 'New API key' }).click();
     await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('ui-client');
+    await page.getByRole('dialog').getByLabel('Requests per minute').fill('600');
+    await page.getByRole('dialog').getByLabel('Concurrent requests').fill('4');
     await page.getByRole('dialog').getByRole('button', { name: 'Create key' }).click();
 
     const secret = page.getByLabel('Secret key');
@@ -180,6 +182,7 @@ describe('admin web UI in a real browser (e2e)', () => {
     await page.getByRole('button', { name: 'Done' }).click();
     await page.locator('tr[data-name="ui-client"][data-state="active"]').waitFor();
     expect(await page.locator('tr[data-name="ui-client"]').textContent()).toContain(apiKey.slice(0, 8));
+    expect(await page.locator('tr[data-name="ui-client"]').textContent()).toContain('600/min · 4 at once');
     expect(await page.content()).not.toContain(apiKey);
   });
 
