@@ -134,7 +134,7 @@ export function loadConfig(env: Env): AppConfig {
   const database = {
     connectTimeoutMs: int('DATABASE_CONNECT_TIMEOUT_MS', 2_000, 100, 600_000),
     statementTimeoutMs: int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    idleInTransactionTimeoutMs: int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    idleInTransactionTimeoutMs: int('DATABASE_IDLE_IN_TX_TIMEOUT_MS', 60_000, 100, 3_600_000),
   };
   const migrationsRun = bool('MIGRATIONS_RUN', false);
   const maxMessages = int('MAX_MESSAGES', 2_048, 1, 1_000_000);
