@@ -19,8 +19,10 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** `last_used_at` is at most this stale, and a key's row is written at most this often. */
 export const LAST_USED_FLUSH_MS = 60_000;
 /**
- * Keys made or revoked by another gateway process (cluster workers, other hosts) are picked up by re-reading the
- * table this often: one small query per process, off the request path. This process's own changes apply at once.
+ * Keys made or revoked by another gateway process (cluster workers, other hosts) arrive through the change feed
+ * within milliseconds (AuthModule re-reads the table on each notification and after the feed reconnects). This
+ * periodic re-read stays as the fallback for the one case the feed cannot see, a listening connection that died
+ * silently (a half-open socket): one small query per process every 30 s, off the request path.
  */
 export const KEY_RELOAD_MS = 30_000;
 /** How much of a static key's digest names its owner: unique among any realistic number of keys, and not the key. */
@@ -63,8 +65,9 @@ export interface CreatedApiKey {
 /**
  * Client keys: the static ones of `API_KEY` (every scope) and those made through the admin API, all held in memory
  * by SHA-256, so checking a key is one hash and one map lookup, never a database query. Rows are loaded at start-up
- * and re-read every `KEY_RELOAD_MS`; this process's own creations and revocations update the map at once. `last_used_at` is collected in
- * memory and written in one batched UPDATE a minute. Keys are never logged or echoed in an error.
+ * and re-read on every change another process announces, and every `KEY_RELOAD_MS`; this process's own creations
+ * and revocations update the map at once. `last_used_at` is collected in memory and written in one batched UPDATE a
+ * minute. Keys are never logged or echoed in an error.
  */
 @Injectable()
 export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
