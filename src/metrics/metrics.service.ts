@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CompletionRecord } from '../common/completion.js';
@@ -26,7 +26,6 @@ const PER_EVENT_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 /** `http_route` of a request no route matched (a 404, or one refused before its route was known): never the URL. */
 export const UNMATCHED_ROUTE = 'unmatched';
-const MODELS_REFRESH_MS = 60_000;
 
 type Outcome = 'ok' | 'error' | 'aborted';
 const OUTCOME: Readonly<Record<CompletionRecord['status'], Outcome>> = {
@@ -42,12 +41,9 @@ const OUTCOME: Readonly<Record<CompletionRecord['status'], Outcome>> = {
  * scraped.
  */
 @Injectable()
-export class MetricsService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(MetricsService.name);
+export class MetricsService {
   readonly registry = new Registry();
   private readonly models = new ModelLabels();
-  private modelsLoaded: Promise<void> | undefined;
-  private refreshTimer: NodeJS.Timeout | undefined;
 
   private readonly httpDuration = new Histogram({
     name: 'http_server_request_duration_seconds',
@@ -110,7 +106,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     registers: [this.registry],
   });
 
-  constructor(private readonly vllm: VllmService) {
+  constructor(vllm: VllmService) {
     const { upstreams } = vllm.pool;
     new Gauge({
       name: 'gateway_upstream_healthy',
@@ -135,19 +131,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     this.usageRowsDropped.inc({ reason: 'write_failed' }, 0);
   }
 
-  onApplicationBootstrap(): void {
-    this.modelsLoaded = this.refreshModels();
-    this.refreshTimer = setInterval(() => void this.refreshModels(), MODELS_REFRESH_MS);
-    this.refreshTimer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.refreshTimer);
-  }
-
-  /** The exposition text; the first scrape waits for the model list, so labels are right from the start. */
-  async render(): Promise<string> {
-    await this.modelsLoaded;
+  render(): Promise<string> {
     return this.registry.metrics();
   }
 
@@ -182,6 +166,8 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   observeCompletion(c: CompletionRecord): void {
+    // A model vLLM answered for is one it serves (it refuses others with a 404): learnt from traffic, no extra call.
+    if (c.status === 'complete' || c.firstEventAt !== undefined) this.models.learn(c.model);
     const model = this.models.label(c.model);
     const labels = { gen_ai_request_model: model, outcome: OUTCOME[c.status] };
     this.requestDuration.observe(labels, (c.endedAt - c.receivedAt) / 1000);
@@ -198,16 +184,6 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     }
     if (c.overheadMs !== undefined) this.overhead.observe({ http_route: c.route }, c.overheadMs / 1000);
     if (c.events > 0) this.relayPerEvent.observe({ http_route: c.route }, c.relayMs / 1000 / c.events);
-  }
-
-  private async refreshModels(): Promise<void> {
-    try {
-      const list = await this.vllm.listModels();
-      this.models.replace(list.data.map((card) => card.id));
-    } catch (err) {
-      // Until an upstream answers, every named model is `other`; the next refresh tries again.
-      this.logger.warn({ err }, 'model list for metric labels not available');
-    }
   }
 }
 

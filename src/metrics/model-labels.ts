@@ -7,14 +7,16 @@ export const UNSPECIFIED_MODEL = 'unspecified';
 export const OTHER_MODEL = 'other';
 
 /**
- * The bounded set of `gen_ai_request_model` values: the names the upstreams serve (from their `/v1/models`), plus
- * `unspecified` and `other`. A lookup is one Set probe on the request's model.
+ * The bounded set of `gen_ai_request_model` values: the names the upstreams serve, learnt from the completions they
+ * answered (vLLM refuses a model it does not serve, so a client cannot add a name by asking for it), at most 32,
+ * plus `unspecified` and `other`. A lookup is one Set probe on the request's model.
  */
 export class ModelLabels {
-  private known: ReadonlySet<string> = new Set();
+  private readonly known = new Set<string>();
 
-  replace(models: readonly string[]): void {
-    this.known = new Set(models.slice(0, MAX_MODELS));
+  /** Records a model an upstream answered for; past the bound, names stay `other`. */
+  learn(model: string | undefined): void {
+    if (model !== undefined && this.known.size < MAX_MODELS) this.known.add(model);
   }
 
   label(model: string | undefined): string {
