@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { ChangeFeed } from '../../src/database/change-feed.js';
 import { PgCluster } from '../../tools/pg/cluster.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
@@ -52,6 +53,8 @@ describe('database outage (e2e)', () => {
       API_KEY: STATIC_KEY,
       ADMIN_PASSWORD,
       JWT_SECRET: 'o'.repeat(32),
+      DATABASE_STATEMENT_TIMEOUT_MS: '15000',
+      DATABASE_IDLE_IN_TX_TIMEOUT_MS: '45000',
     };
     gateway = await startGateway(env);
     other = await startGateway(env);
@@ -146,6 +149,15 @@ describe('database outage (e2e)', () => {
     }
     return performance.now() - started;
   }
+
+  it('sets the session limits on every pooled connection', async () => {
+    const rows: Record<string, string>[] = await gateway.app
+      .get(DataSource)
+      .query(
+        `SELECT current_setting('statement_timeout') AS s, current_setting('idle_in_transaction_session_timeout') AS i`,
+      );
+    expect(rows).toEqual([{ s: '15s', i: '45s' }]);
+  });
 
   it('answers every database route 503 with Retry-After within about 2 s, keeps plain chat, and recovers', async () => {
     const asAdmin = { authorization: `Bearer ${admin}` };
