@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ChatFastLane } from './chat/chat-fast-lane.js';
 import { ADMIN_SECURITY, API_KEY_SECURITY } from './common/decorators/auth.decorator.js';
@@ -10,6 +11,7 @@ import { OpenAiErrorDto } from './common/errors/error-body.dto.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
 import { jsonDepthGuard } from './common/http/json-body.js';
+import { corsMiddleware, securityHeaders } from './common/http/security-headers.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
 import { processLogger } from './common/logging/process-logger.js';
 import { ShutdownService } from './common/shutdown/shutdown.service.js';
@@ -44,6 +46,10 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
     metrics.observeHttp(req, res, seconds, laneRoutes),
   );
   app.use(requestLogger);
+  const headers = securityHeaders();
+  app.use(headers.middleware);
+  const cors = corsMiddleware(config.corsOrigins);
+  if (cors !== undefined) app.use(cors);
   app.useBodyParser('json', { limit: config.bodyLimit });
   // Right after the parser, before anything (class-transformer) recurses over the body; Nest reserves body-parser's
   // `verify` hook, so the parsed value is walked, at most JSON_MAX_DEPTH levels down.
@@ -53,11 +59,24 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
   setUpSwagger(app);
-  app.get(ChatFastLane).install(app.getHttpServer(), requestLogger);
+  const server = app.getHttpServer();
+  applyServerLimits(server, config.limits);
+  app.get(ChatFastLane).install(server, requestLogger, headers.fastLane);
   // In front of the fast lane and Express: it refuses new requests once shutdown starts. main.ts handles the signals
   // (drain, then app.close(), then exit 0) instead of Nest's shutdown hooks, which re-raise the signal.
   app.get(ShutdownService).install(app.getHttpServer(), requestLogger);
   return app;
+}
+
+/**
+ * node's own bounds on what a client controls before any handler runs: a slow client (one header byte a second, a
+ * body that never finishes) gets 408 and its socket closed; connections past the cap are refused. A response, such
+ * as a long stream, is not bounded by either timeout.
+ */
+function applyServerLimits(server: Server, limits: AppConfig['limits']): void {
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.maxConnections = limits.maxConnections;
 }
 
 function setUpSwagger(app: NestExpressApplication): void {

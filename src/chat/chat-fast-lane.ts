@@ -10,6 +10,7 @@ import '../auth/request-principal.js';
 import type { AuthRequirement } from '../common/decorators/auth.decorator.js';
 import { sendError } from '../common/filters/all-exceptions.filter.js';
 import { BodyAbortedError, plainJsonLength, readJsonBody } from '../common/http/json-body.js';
+import type { HeaderList } from '../common/http/security-headers.js';
 import { bodyLogFields, handlerName } from '../common/interceptors/route-log.interceptor.js';
 import { addRouteLogFields, type RequestLogger } from '../common/logging/http-logger.js';
 import { AppConfig } from '../config/app-config.js';
@@ -53,6 +54,8 @@ function joinPath(...parts: unknown[]): string {
 @Injectable()
 export class ChatFastLane {
   private routes: ReadonlyMap<string, FastLaneRoute> | undefined;
+  /** The security headers Express' helmet middleware sets, precomputed (security-headers.ts). */
+  private headers: HeaderList = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -73,8 +76,9 @@ export class ChatFastLane {
    * Puts the lane in front of the server's request listener (Express). `requestLogger` is the instance Express runs
    * first, so both paths log the same two lines with the same request id.
    */
-  install(server: Server, requestLogger: RequestLogger): void {
+  install(server: Server, requestLogger: RequestLogger, headers: HeaderList = []): void {
     this.served();
+    this.headers = headers;
     const fallbacks = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -91,7 +95,10 @@ export class ChatFastLane {
     const route = this.served().get(query === -1 ? url : url.slice(0, query));
     if (route === undefined) return false;
     if (plainJsonLength(req, this.config.bodyLimitBytes) === undefined) return false;
+    // A cross-origin browser call goes through Express' CORS middleware (only when CORS_ORIGINS is set).
+    if (this.config.corsOrigins.length > 0 && req.headers.origin !== undefined) return false;
     requestLogger(req, res, () => {
+      for (const [name, value] of this.headers) res.setHeader(name, value);
       // Before the body is read, as the guard would: a refused client costs no body parsing.
       try {
         req.principal = this.policy.authorize(route.requirement, req.headers.authorization, res);

@@ -161,6 +161,10 @@ export function loadConfig(env: Env): AppConfig {
     upstreamErrorMessageChars: int('VLLM_ERROR_MESSAGE_LIMIT', 2_048, 64, 1_000_000),
     maxStoredMessageBytes: size('MAX_STORED_MESSAGE_SIZE', '1mb'),
   };
+  // node refuses a headers timeout longer than the whole-request one.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    problems.push('HEADERS_TIMEOUT_MS must not be longer than REQUEST_TIMEOUT_MS');
+  }
   const corsOrigins = list('CORS_ORIGINS');
   for (const origin of corsOrigins) {
     if (origin !== '*' && !isHttpOrigin(origin)) {

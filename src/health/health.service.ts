@@ -6,10 +6,13 @@ import type { DatabaseCheckDto, HealthReportDto, HealthStatus, RootInfoDto } fro
 
 /** A stopped or wedged database must not hold a health probe (and the load balancer polling it) for long. */
 export const DATABASE_PROBE_TIMEOUT_MS = 1_500;
+/** How long one health report is served again before the next probe. */
+export const HEALTH_CACHE_MS = 2_000;
 
 @Injectable()
 export class HealthService {
   private readonly version = packageVersion();
+  private cached: { at: number; report: Promise<HealthReportDto> } | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -31,8 +34,21 @@ export class HealthService {
     };
   }
 
-  /** Probes the database and every upstream's /health in parallel; never runs a completion. */
-  async check(): Promise<HealthReportDto> {
+  /**
+   * The last report, reused for `HEALTH_CACHE_MS`: a load balancer polling every few hundred milliseconds, or anyone
+   * hammering this public route, costs at most one database query and one probe per upstream per period. Concurrent
+   * callers share the probe in flight.
+   */
+  check(): Promise<HealthReportDto> {
+    const now = performance.now();
+    if (this.cached === undefined || now - this.cached.at >= HEALTH_CACHE_MS) {
+      this.cached = { at: now, report: this.probe() };
+    }
+    return this.cached.report;
+  }
+
+  /** Probes the database and every upstream's /health in parallel; never runs a completion. Never rejects. */
+  private async probe(): Promise<HealthReportDto> {
     const [database, upstreams] = await Promise.all([this.probeDatabase(), this.vllm.health()]);
     const upstreamsDown = upstreams.filter((u) => u.status === 'down').length;
     let status: HealthStatus = 'ok';

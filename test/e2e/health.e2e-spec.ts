@@ -113,7 +113,8 @@ describe('health (e2e)', () => {
     await pg.stop();
     let down: HealthResponse;
     try {
-      down = await getHealth(gateway);
+      // A report is reused for up to HEALTH_CACHE_MS: the outage shows on the first probe after it.
+      down = await waitForHealth(gateway, (res) => res.status === 503, 5_000);
     } finally {
       // Restarted even when the request fails, so one failure does not cascade into the next tests.
       await pg.start();
@@ -135,7 +136,8 @@ describe('health (e2e)', () => {
     await sim.close();
     let down: HealthResponse;
     try {
-      down = await getHealth(gateway);
+      // A report is reused for up to HEALTH_CACHE_MS: the outage shows on the first probe after it.
+      down = await waitForHealth(gateway, (res) => res.status === 503, 5_000);
     } finally {
       sim = await startSimulator({ host: '127.0.0.1', port });
     }
@@ -151,6 +153,15 @@ describe('health (e2e)', () => {
 
     expect(recovered.status).toBe(200);
     expect(recovered.body.status).toBe('ok');
+  });
+
+  it('probes at most once per cache period (2 s), however often it is asked', async () => {
+    const probes = (): number => sim.received().filter((r) => r.path === '/health').length;
+    const before = probes();
+    const reports = await Promise.all(Array.from({ length: 20 }, () => getHealth(gateway)));
+    expect(reports.every((r) => r.status === 200)).toBe(true);
+    // One probe when the cached report had expired, none when it was fresh.
+    expect(probes() - before).toBeLessThanOrEqual(1);
   });
 
   it('is 200 degraded when one of two upstreams is down', async () => {
