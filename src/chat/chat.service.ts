@@ -57,6 +57,7 @@ export class ChatService {
       body: upstreamBody(prepared.body, this.config.defaultTemperature),
       stickyKey: prepared.stickyKey,
       recorder: prepared.recorder,
+      llmConfigId: prepared.llmConfigId,
     };
   }
 }

@@ -56,7 +56,7 @@ export function completionRecord(
     streamed: plan.body['stream'] === true,
     principal: exchange.principal,
     conversationId: logged?.conversation_id,
-    llmConfigId: logged?.llm_config_id,
+    llmConfigId: plan.llmConfigId,
     receivedAt: exchange.receivedAt,
     firstEventAt: outcome.firstEventAt,
     endedAt: outcome.lastEventAt ?? endedAt,

@@ -28,4 +28,6 @@ export interface RelayPlan {
   stickyKey?: string;
   /** A conversation turn's hooks: set only when the reply is stored. */
   recorder?: ReplyRecorder;
+  /** The LLM config applied, if any (usage accounting). */
+  llmConfigId?: string;
 }

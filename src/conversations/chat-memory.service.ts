@@ -24,6 +24,8 @@ export interface PreparedChat {
   stickyKey?: string;
   /** A conversation turn's hooks for the relay: its messages are stored, its reply is stored through these. */
   recorder?: ReplyRecorder;
+  /** The LLM config applied (the request's, else the conversation's or the default one), for usage accounting. */
+  llmConfigId?: string;
 }
 
 /** True when the request names a conversation or an LLM config; a request that names neither needs no database. */
@@ -56,7 +58,7 @@ export class ChatMemoryService {
     const { conversation, rest } = resolved;
     if (conversation === undefined) {
       withConfig['messages'] = [...system, ...rest];
-      return { body: withConfig };
+      return { body: withConfig, llmConfigId: resolved.config?.id };
     }
 
     const { id: conversationId, context: stored } = conversation;
@@ -92,6 +94,6 @@ export class ChatMemoryService {
       receivedAt: context.receivedAt,
       hideUsageChunk: upstream.hideUsageChunk,
     });
-    return { body: upstream.body, stickyKey: conversationId, recorder };
+    return { body: upstream.body, stickyKey: conversationId, recorder, llmConfigId: resolved.config?.id };
   }
 }

@@ -134,6 +134,28 @@ describe('usage accounting and /admin/stats (e2e)', () => {
     expect(rows.find((r) => r.status === 'error')).toMatchObject({ streamed: false, outputTokens: null });
   });
 
+  it("files a conversation turn under its conversation and the config it applied (the conversation's own)", async () => {
+    const config = await admin<{ id: string }>('POST', '/admin/llm-configs', { name: `usage-${randomUUID()}` });
+    expect(config.status).toBe(201);
+    const conversation = await client<{ id: string }>('POST', '/v1/conversations', { llm_config_id: config.body.id });
+    expect(conversation.status).toBe(201);
+    // The turn names only the conversation; the config comes from it.
+    const turn = await client('POST', '/v1/chat/completions', {
+      model: MODEL,
+      conversation_id: conversation.body.id,
+      messages,
+    });
+    expect(turn.status).toBe(200);
+    const repo = db.getRepository(UsageRecord);
+    const deadline = Date.now() + 5_000;
+    while ((await repo.countBy({ conversationId: conversation.body.id })) === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await repo.findBy({ conversationId: conversation.body.id })).toEqual([
+      expect.objectContaining({ llmConfigId: config.body.id, apiKeyId: keyId, status: 'complete', outputTokens: 6 }),
+    ]);
+  });
+
   it('is for the admin only, and names a bad parameter', async () => {
     expect((await client<ErrorBody>('GET', '/admin/stats')).status).toBe(401);
     expect((await jsonApi(url)('GET', '/admin/stats')).status).toBe(401);
