@@ -17,7 +17,7 @@ const POINTS = 240;
 type Metric = 'ttft' | 'itl' | 'e2el';
 const METRIC_TITLES: Record<Metric, string> = { ttft: 'TTFT', itl: 'time between events (ITL)', e2el: 'E2E latency' };
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
@@ -27,7 +27,7 @@ function tailAxis(q: number): number {
 }
 
 /** A round upper bound for the y axis (1, 2 or 5 × 10^k). */
-function niceCeil(v: number): number {
+export function niceCeil(v: number): number {
   if (!(v > 0)) return 1;
   const exp = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (m * exp >= v) return m * exp;

@@ -25,6 +25,10 @@ export interface SpawnOptions {
   /** PostgreSQL without fsync (tests' throwaway mode), to see what durable commits cost. */
   pgNoFsync: boolean;
   log: (line: string) => void;
+  /** Node flags for the gateway before its script, e.g. the soak's `--import` of an event-loop probe. */
+  gatewayNodeArgs?: readonly string[];
+  /** Extra environment for the gateway, over the spawn's own. */
+  gatewayEnv?: Readonly<Record<string, string>>;
 }
 
 export interface SystemUnderTest {
@@ -89,11 +93,13 @@ export async function spawnSystem(options: SpawnOptions): Promise<SystemUnderTes
       ENABLE_AUTH: 'true',
       API_KEY: BENCH_API_KEY,
       NODE_ENV: 'production',
+      ...options.gatewayEnv,
     };
     const out = openSync(join(workDir, 'gateway.stdout.log'), 'a');
     const err = openSync(join(workDir, 'gateway.stderr.log'), 'a');
     const args = [
       ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
+      ...(options.gatewayNodeArgs ?? []),
       join(ROOT, 'dist', 'src', 'main.js'),
     ];
     // stdout (the JSON log lines) goes to a file, as a container runtime would collect it.

@@ -1,0 +1,179 @@
+// `npm run soak -- [flags]`: mixed traffic through a spawned gateway for a while, then how much it served and how its
+// memory and event loop behaved over time. See --help and BENCHMARKS.md ("Soak").
+
+import { Agent } from 'node:http';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { errorMessage, requestJson } from '../bench/client.js';
+import { newProgress, ProgressBar } from '../bench/progress.js';
+import { firstModel } from '../bench/run.js';
+import { BENCH_API_KEY, ROOT, spawnSystem, type SystemUnderTest } from '../bench/spawn.js';
+import { CliError, parseCli, type SoakOptions, USAGE } from './cli.js';
+import { buildRows, parseProbe, renderChart, type SoakRun, toMarkdown } from './report.js';
+import { newCounters, runTraffic } from './traffic.js';
+
+/** Idle time before the traffic, so the report has the gateway's resting RSS. */
+const IDLE_BEFORE_MS = 3_000;
+/** After the last request: time for the gateway to finish its aborted relays and reply commits before it is read. */
+const SETTLE_MS = 2_000;
+const SIM_TTFT_MS = 20;
+
+async function main(): Promise<number> {
+  let opts: SoakOptions | undefined;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    process.stderr.write(`soak: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === undefined) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const bar = new ProgressBar(opts.progress);
+  const log = (line: string): void => bar.log(`[soak] ${line}`);
+  const startedAt = new Date();
+  const outDir = join(
+    resolve(ROOT, opts.outDir),
+    startedAt
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z'),
+  );
+  await mkdir(outDir, { recursive: true });
+  const probeFile = join(outDir, 'probe.jsonl');
+
+  let sut: SystemUnderTest | undefined;
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    bar.stop();
+    process.stderr.write('\n[soak] interrupted, stopping…\n');
+    void (sut?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency * 2 });
+  try {
+    sut = await spawnSystem({
+      build: opts.build,
+      cpuProfDir: undefined,
+      pgNoFsync: false,
+      log,
+      gatewayNodeArgs: ['--import', pathToFileURL(join(ROOT, 'tools', 'soak', 'loop-probe.mjs')).href],
+      gatewayEnv: { SOAK_PROBE_FILE: probeFile },
+    });
+    const sim = await requestJson(sut.simUrl, 'POST', '/sim/config', {
+      ttftMs: SIM_TTFT_MS,
+      itlMs: opts.simItlMs,
+      outputTokens: opts.outputTokens,
+      outputMode: 'fixed',
+    });
+    if (sim.status !== 200) throw new Error(`could not configure the simulator: ${errorMessage(sim.text)}`);
+    const headers = { authorization: `Bearer ${BENCH_API_KEY}` };
+    const model = await firstModel(sut.gatewayUrl, headers);
+    await sleep(IDLE_BEFORE_MS);
+
+    const counters = newCounters();
+    const progress = newProgress();
+    const started = performance.now();
+    const startedAtEpochMs = Date.now();
+    const durationMs = opts.durationS * 1000;
+    progress.totalRounds = 1;
+    progress.round = { startedAt: started, sentBefore: 0, durationMs, requests: undefined };
+    progress.phase = 'running';
+    bar.start('soak', progress);
+    const { rowEveryS } = opts;
+    const rows = Math.max(1, Math.ceil(opts.durationS / rowEveryS));
+    const mirror = setInterval(() => {
+      Object.assign(progress, {
+        sent: counters.sent,
+        completed: counters.completed,
+        failed: counters.failed,
+        inFlight: counters.inFlight,
+      });
+      const row = Math.min(rows, 1 + Math.floor((performance.now() - started) / 1000 / rowEveryS));
+      progress.phase = `interval ${row}/${rows}`;
+    }, 250);
+    mirror.unref();
+    log(
+      `${opts.concurrency} clients for ${opts.durationS} s against ${sut.gatewayUrl.origin} (model ${model}); ` +
+        `report in ${outDir}`,
+    );
+    await runTraffic(
+      {
+        gateway: sut.gatewayUrl,
+        agent,
+        headers,
+        model,
+        outputTokens: opts.outputTokens,
+        concurrency: opts.concurrency,
+        deadline: started + durationMs,
+        startedAt: started,
+        seed: opts.seed,
+      },
+      counters,
+    );
+    clearInterval(mirror);
+    bar.stop();
+    await sleep(SETTLE_MS);
+
+    const simStats = await requestJson(sut.simUrl, 'GET', '/sim/stats').catch(() => undefined);
+    const inFlight = (simStats?.body as { inFlight?: unknown } | undefined)?.inFlight;
+    const metrics = await requestJson(sut.gatewayUrl, 'GET', '/metrics').catch(() => undefined);
+    const streams = metrics === undefined ? undefined : gaugeSum(metrics.text, 'gateway_streams_in_flight');
+    await sut.stop();
+    sut = undefined;
+
+    const run: SoakRun = {
+      startedAtEpochMs,
+      durationS: opts.durationS,
+      rowEveryS: opts.rowEveryS,
+      concurrency: opts.concurrency,
+      outputTokens: opts.outputTokens,
+      simItlMs: opts.simItlMs,
+      seed: opts.seed,
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
+      samples: parseProbe(await readFile(probeFile, 'utf8').catch(() => '')),
+      counters,
+      upstreamInFlightAfter: typeof inFlight === 'number' ? inFlight : undefined,
+      gatewayStreamsAfter: streams,
+    };
+    const markdown = toMarkdown(run, buildRows(run));
+    await writeFile(join(outDir, 'soak.md'), markdown);
+    await writeFile(join(outDir, 'soak.svg'), renderChart(run));
+    process.stdout.write(`${markdown}\n`);
+    process.stderr.write(`[soak] report: ${join(outDir, 'soak.md')}, chart: ${join(outDir, 'soak.svg')}\n`);
+    return counters.completed > 0 ? 0 : 1;
+  } finally {
+    bar.stop();
+    agent.destroy();
+    if (sut !== undefined && !interrupted) await sut.stop();
+  }
+}
+
+/** The sum of a gauge's series in Prometheus' text format; undefined when it is absent. */
+function gaugeSum(text: string, name: string): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) total = (total ?? 0) + value;
+  }
+  return total;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`soak: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
