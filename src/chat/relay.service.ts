@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { AppError, mapAppError } from '../common/errors/app-error.js';
+import { isDatabaseUnavailable } from '../common/errors/pg-error.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../common/filters/error-response.js';
 import { GatewayShutdown, ShutdownService, shuttingDown } from '../common/shutdown/shutdown.service.js';
 import { AppConfig } from '../config/app-config.js';
 import type { SseEvent } from '../vllm/sse-parser.js';
@@ -299,6 +301,8 @@ function endWithError(res: ServerResponse, error: AppError): void {
 function replyNotStored(cause: unknown): AppError {
   return new AppError('service_unavailable', 'The reply could not be stored in the conversation; please retry.', {
     cause,
+    // Like every other 503 of a database outage (error-response.ts), it says when to retry.
+    ...(isDatabaseUnavailable(cause) ? { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS } : {}),
   });
 }
 

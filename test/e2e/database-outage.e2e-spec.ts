@@ -169,7 +169,16 @@ describe('database outage (e2e)', () => {
     expect(await keyWorks(other.url, revokedByApi.key)).toBe(200);
     expect(await keyWorks(other.url, revokedBySql.key)).toBe(200);
 
+    // A turn already past its user message when the database goes: its reply cannot be committed, and the client is
+    // told so (503, retry later) instead of getting an answer the conversation does not hold.
+    sim.configure({ ttftMs: 1_500 });
+    const midTurn = timed('POST', '/v1/chat/completions', turn({ messages: [{ role: 'user', content: 'mid-turn' }] }));
+    await waitFor('the turn reaches vLLM', () => Promise.resolve(sim.counters().inFlight > 0), 5_000);
     await cluster.stop();
+    const cut = await midTurn;
+    sim.configure({ ttftMs: 0 });
+    expect({ status: cut.status, retryAfter: cut.retryAfter }).toEqual({ status: 503, retryAfter: '2' });
+    expect((cut.body as ErrorBody).error.code).toBe('service_unavailable');
 
     for (const [method, path, body, headers] of databaseRoutes()) {
       const res = await timed(method, path, body, headers);
@@ -217,9 +226,19 @@ describe('database outage (e2e)', () => {
     }
     const stored = await timed('POST', '/v1/chat/completions', turn());
     expect(stored.status).toBe(200);
-    expect((await timed('GET', '/health', undefined, {})).body).toMatchObject({
-      checks: { database: { status: 'up' } },
-    });
+    // The cut turn kept its user message and no reply; the thread went on after it.
+    const thread = (await timed('GET', `/v1/conversations/${conversation.id}/messages?limit=100`)).body as {
+      data: { role: string; content: string }[];
+    };
+    const cutAt = thread.data.findIndex((m) => m.content === 'mid-turn');
+    expect(cutAt).toBeGreaterThanOrEqual(0);
+    expect(thread.data[cutAt + 1]?.role).toBe('user');
+    // /health may serve its report from a short cache: the database's return shows once that expires.
+    await waitFor(
+      '/health reports the database up',
+      async () => (await timed('GET', '/health', undefined, {})).status === 200,
+      5_000,
+    );
 
     // The change feed reconnected: a revocation through one gateway reaches the other within a second.
     const feed = other.app.get(ChangeFeed);
