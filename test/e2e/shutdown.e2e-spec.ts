@@ -255,6 +255,31 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
     }
   });
 
+  it('in cluster mode, drains every worker the same way and the primary exits 0', async () => {
+    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '1500', GATEWAY_WORKERS: '2' });
+    try {
+      const request = open(gateway.url, '/v1/chat/completions', {
+        messages: [{ role: 'user', content: 'stalls' }],
+        stream: true,
+        max_tokens: 1_000,
+      });
+      const res = await request.response;
+      // 'close' too: a worker killed instead of drained cuts the stream without its end.
+      const ended = new Promise<void>((resolve) => res.on('close', resolve));
+      await waitFor(() => sim.counters().inFlight === 1, 'vLLM to accept the request', 30_000);
+      gateway.child.kill('SIGTERM');
+      await ended;
+      // The worker drained (it was not killed): its stream got the shutdown's error event and [DONE].
+      const events = sseData(request.received());
+      expect(events.at(-1)).toBe('[DONE]');
+      expect(JSON.parse(events.at(-2) ?? '{}')).toMatchObject({ error: { message: SHUTTING_DOWN } });
+      expect(await gateway.exit).toMatchObject({ code: 0, signal: null });
+      expect(sim.counters()).toMatchObject({ inFlight: 0, aborted: 1 });
+    } finally {
+      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+    }
+  });
+
   it('exits at once on a second SIGTERM', async () => {
     const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '60000' });
     try {
