@@ -181,9 +181,12 @@ export class RelayService {
           if (batch[batch.length - 1]?.done === true) {
             // A conversation's reply is committed before the write that carries [DONE]: that write tells the client
             // the turn is over, and its next turn must find the reply.
-            if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
-            res.end(chunk);
+            // The reply's commit is database time, not relay time: the clock is read around it.
             relayMs += performance.now() - now;
+            if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
+            const endAt = performance.now();
+            res.end(chunk);
+            relayMs += performance.now() - endAt;
             return;
           }
           const flowing = res.write(chunk);
