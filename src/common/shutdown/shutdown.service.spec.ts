@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { RequestLogger } from '../logging/http-logger.js';
 import { GatewayShutdown, ShutdownService } from './shutdown.service.js';
 
