@@ -65,7 +65,8 @@ describe('database outage (e2e)', () => {
     admin = login.body.access_token;
     const call = jsonApi(gateway.url, key);
     conversation = (await call<ConversationBody>('POST', '/v1/conversations', { title: 'before the outage' })).body;
-    config = (await call<LlmConfigBody>('POST', '/v1/llm-configs', { name: `cfg-${randomUUID()}` })).body;
+    config = (await call<LlmConfigBody>('POST', '/v1/llm-configs', { name: `cfg-${randomUUID()}`, temperature: 0.1 }))
+      .body;
   });
 
   afterAll(async () => {
@@ -252,15 +253,31 @@ describe('database outage (e2e)', () => {
     );
     expect(seenIn).toBeLessThan(1_000);
 
-    // A change nobody announced (no trigger fires under session_replication_role = replica), then the listening
-    // connection drops: the reconnect's full reload finds it, without waiting for the periodic re-read.
+    // Changes nobody announced (no trigger fires under session_replication_role = replica), then the listening
+    // connection drops: the reconnect's full reload finds them (keys re-read, config cache dropped), without waiting
+    // for the periodic re-read or the cache's expiry.
+    const temperatureOnOther = async (): Promise<unknown> => {
+      const before = sim.received().length;
+      const res = await fetch(`${other.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...key, 'content-type': 'application/json' },
+        body: JSON.stringify({ llm_config_id: config.id, messages: [{ role: 'user', content: 't?' }], max_tokens: 4 }),
+      });
+      await res.arrayBuffer();
+      return (sim.received()[before]?.body as { temperature?: unknown } | undefined)?.temperature;
+    };
+    // What the other gateway now holds in its cache (the PATCH above set it).
+    const cached = await temperatureOnOther();
+    expect(cached).toBe(0.5);
     const sql = new pg.Client({ connectionString: url });
     await sql.connect();
     try {
       await sql.query('SET session_replication_role = replica');
       await sql.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [revokedBySql.id]);
+      await sql.query('UPDATE llm_configs SET temperature = 0.7 WHERE id = $1', [config.id]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(await keyWorks(other.url, revokedBySql.key)).toBe(200);
+      expect(await temperatureOnOther()).toBe(cached);
       await sql.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'llm-gateway-listener'`,
       );
@@ -272,5 +289,6 @@ describe('database outage (e2e)', () => {
       async () => (await keyWorks(other.url, revokedBySql.key)) === 401,
       3_000,
     );
+    expect(await temperatureOnOther()).toBe(0.7);
   });
 });
