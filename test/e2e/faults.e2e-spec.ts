@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { ShutdownService } from '../../src/common/shutdown/shutdown.service.js';
 import { VllmService } from '../../src/vllm/vllm.service.js';
+import { mulberry32 } from '../../tools/vllm-sim/generation.js';
 import { type Simulator, startSimulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, postConversation } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
@@ -191,18 +192,6 @@ describe('upstream faults (e2e)', () => {
   });
 });
 
-/** mulberry32: a seeded generator, so a failing run can be replayed exactly. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const CLIENTS = 100;
 const SEED = 12;
 
@@ -222,7 +211,8 @@ describe('100 clients disconnecting at random points of their streams (e2e)', ()
   });
 
   it('aborts every upstream request, stores each partial reply once, and leaks no counter or socket', async () => {
-    const random = seeded(SEED);
+    // Seeded, so a failing run can be replayed exactly.
+    const random = mulberry32(SEED);
     const call = jsonApi(gateway.url);
     const conversations = await Promise.all(Array.from({ length: CLIENTS }, () => postConversation(call)));
     // After the headers, 0 to 30 events in: before the first token, and at any point of the stream.
