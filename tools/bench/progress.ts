@@ -52,6 +52,8 @@ export class ProgressBar {
   constructor(
     private readonly enabled: boolean,
     private readonly out: NodeJS.WriteStream = process.stderr,
+    /** The tool's name on the lines written when stderr is not a terminal. */
+    private readonly tag = 'bench',
   ) {
     this.tty = out.isTTY;
   }
@@ -89,7 +91,7 @@ export class ProgressBar {
     if (!this.tty) {
       if (p.phase !== this.lastPhase) {
         this.lastPhase = p.phase;
-        this.out.write(`[bench] ${this.name}: ${p.phase} (${Math.round(fraction * 100)}%, ${elapsed} s)\n`);
+        this.out.write(`[${this.tag}] ${this.name}: ${p.phase} (${Math.round(fraction * 100)}%, ${elapsed} s)\n`);
       }
       return;
     }

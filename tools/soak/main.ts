@@ -20,6 +20,8 @@ const IDLE_BEFORE_MS = 3_000;
 /** After the last request: time for the gateway to finish its aborted relays and reply commits before it is read. */
 const SETTLE_MS = 2_000;
 const SIM_TTFT_MS = 20;
+/** A full GC of a heap of this size takes well under a second. */
+const GC_WAIT_MS = 1_500;
 
 async function main(): Promise<number> {
   let opts: SoakOptions | undefined;
@@ -35,7 +37,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const bar = new ProgressBar(opts.progress);
+  const bar = new ProgressBar(opts.progress, process.stderr, 'soak');
   const log = (line: string): void => bar.log(`[soak] ${line}`);
   const startedAt = new Date();
   const outDir = join(
@@ -67,7 +69,7 @@ async function main(): Promise<number> {
       cpuProfDir: undefined,
       pgNoFsync: false,
       log,
-      gatewayNodeArgs: ['--import', pathToFileURL(join(ROOT, 'tools', 'soak', 'loop-probe.mjs')).href],
+      gatewayNodeArgs: ['--expose-gc', '--import', pathToFileURL(join(ROOT, 'tools', 'soak', 'loop-probe.mjs')).href],
       gatewayEnv: { SOAK_PROBE_FILE: probeFile },
     });
     const sim = await requestJson(sut.simUrl, 'POST', '/sim/config', {
@@ -80,6 +82,7 @@ async function main(): Promise<number> {
     const headers = { authorization: `Bearer ${BENCH_API_KEY}` };
     const model = await firstModel(sut.gatewayUrl, headers);
     await sleep(IDLE_BEFORE_MS);
+    await collectGarbage(sut.gatewayPid);
 
     const counters = newCounters();
     const progress = newProgress();
@@ -88,10 +91,11 @@ async function main(): Promise<number> {
     const durationMs = opts.durationS * 1000;
     progress.totalRounds = 1;
     progress.round = { startedAt: started, sentBefore: 0, durationMs, requests: undefined };
-    progress.phase = 'running';
-    bar.start('soak', progress);
     const { rowEveryS } = opts;
     const rows = Math.max(1, Math.ceil(opts.durationS / rowEveryS));
+    let shownRow = 1;
+    progress.phase = `interval 1/${rows}`;
+    bar.start('traffic', progress);
     const mirror = setInterval(() => {
       Object.assign(progress, {
         sent: counters.sent,
@@ -100,7 +104,11 @@ async function main(): Promise<number> {
         inFlight: counters.inFlight,
       });
       const row = Math.min(rows, 1 + Math.floor((performance.now() - started) / 1000 / rowEveryS));
-      progress.phase = `interval ${row}/${rows}`;
+      // Changed once per interval: off a terminal the bar writes a line per change, with the counts so far.
+      if (row !== shownRow) {
+        shownRow = row;
+        progress.phase = `interval ${row}/${rows}, ${counters.completed} served, ${counters.failed} errors so far`;
+      }
     }, 250);
     mirror.unref();
     log(
@@ -124,6 +132,7 @@ async function main(): Promise<number> {
     clearInterval(mirror);
     bar.stop();
     await sleep(SETTLE_MS);
+    await collectGarbage(sut.gatewayPid);
 
     const simStats = await requestJson(sut.simUrl, 'GET', '/sim/stats').catch(() => undefined);
     const inFlight = (simStats?.body as { inFlight?: unknown } | undefined)?.inFlight;
@@ -157,6 +166,12 @@ async function main(): Promise<number> {
     agent.destroy();
     if (sut !== undefined && !interrupted) await sut.stop();
   }
+}
+
+/** Asks the gateway's probe for a full GC and a sample after it, and gives it a moment to write that sample. */
+async function collectGarbage(pid: number): Promise<void> {
+  process.kill(pid, 'SIGUSR2');
+  await sleep(GC_WAIT_MS);
 }
 
 /** The sum of a gauge's series in Prometheus' text format; undefined when it is absent. */

@@ -13,6 +13,8 @@ export interface ProbeSample {
   loopP50Ms: number;
   loopP99Ms: number;
   loopMaxMs: number;
+  /** Taken right after a full GC the soak asked for (before and after the traffic), not on the once-a-second tick. */
+  afterGc?: boolean;
 }
 
 export interface Row {
@@ -48,6 +50,16 @@ export interface SoakRun {
 
 const MB = 1024 * 1024;
 
+/** The once-a-second samples, and the heap after the full GC before the traffic and after it. */
+export function splitSamples(samples: readonly ProbeSample[], startedAtEpochMs: number) {
+  const gcs = samples.filter((s) => s.afterGc === true);
+  return {
+    ticks: samples.filter((s) => s.afterGc !== true),
+    heapAfterGcBefore: gcs.filter((s) => s.at < startedAtEpochMs).at(-1)?.heapUsedBytes,
+    heapAfterGcAfter: gcs.filter((s) => s.at >= startedAtEpochMs).at(-1)?.heapUsedBytes,
+  };
+}
+
 export function parseProbe(text: string): ProbeSample[] {
   const samples: ProbeSample[] = [];
   for (const line of text.split('\n')) {
@@ -76,7 +88,7 @@ export function buildRows(run: SoakRun): Row[] {
   for (let i = 0; i < count; i++) {
     const from = i * run.rowEveryS;
     const to = Math.min(run.durationS, (i + 1) * run.rowEveryS);
-    const inRow = run.samples.filter((s) => {
+    const inRow = splitSamples(run.samples, run.startedAtEpochMs).ticks.filter((s) => {
       const t = (s.at - run.startedAtEpochMs) / 1000;
       return t >= from && t < to;
     });
@@ -99,6 +111,8 @@ export function buildRows(run: SoakRun): Row[] {
 }
 
 const fmt = (v: number | undefined, digits = 1): string => (v === undefined ? '—' : v.toFixed(digits));
+const signed = (v: number | undefined): string => (v === undefined ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(1)}`);
+const mb = (bytes: number | undefined): number | undefined => (bytes === undefined ? undefined : bytes / MB);
 
 function clock(seconds: number): string {
   const s = Math.round(seconds);
@@ -107,11 +121,12 @@ function clock(seconds: number): string {
 
 export function toMarkdown(run: SoakRun, rows: readonly Row[]): string {
   const c = run.counters;
-  const before = run.samples.filter((s) => s.at < run.startedAtEpochMs).at(-1);
+  const { ticks, heapAfterGcBefore, heapAfterGcAfter } = splitSamples(run.samples, run.startedAtEpochMs);
+  const before = ticks.filter((s) => s.at < run.startedAtEpochMs).at(-1);
   const measured = rows.filter((r) => r.rssMb !== undefined);
   const first = measured[0];
   const last = measured.at(-1);
-  const peakRss = maxOf(run.samples.map((s) => s.rssBytes / MB));
+  const peakRss = maxOf(ticks.map((s) => s.rssBytes / MB));
   const lines = [
     `# Soak: ${clock(run.durationS)} of mixed traffic through the gateway`,
     '',
@@ -125,8 +140,11 @@ export function toMarkdown(run: SoakRun, rows: readonly Row[]): string {
       ')',
     `- gateway RSS: ${fmt(before === undefined ? undefined : before.rssBytes / MB)} MB idle before, ` +
       `${fmt(first?.rssMb)} MB after the first interval, ${fmt(last?.rssMb)} MB at the end ` +
-      `(${first?.rssMb !== undefined && last?.rssMb !== undefined ? `${last.rssMb >= first.rssMb ? '+' : ''}${fmt(last.rssMb - first.rssMb)} MB` : '—'}), peak ${fmt(peakRss)} MB`,
-    `- heap used: ${fmt(first?.heapMb)} MB after the first interval, ${fmt(last?.heapMb)} MB at the end`,
+      `(${signed(first?.rssMb === undefined || last?.rssMb === undefined ? undefined : last.rssMb - first.rssMb)} MB), ` +
+      `peak ${fmt(peakRss)} MB`,
+    `- heap used: ${fmt(first?.heapMb)} MB after the first interval, ${fmt(last?.heapMb)} MB at the end; ` +
+      `after a full GC ${fmt(mb(heapAfterGcBefore))} MB before the traffic and ${fmt(mb(heapAfterGcAfter))} MB after ` +
+      `it (${signed(heapAfterGcBefore === undefined || heapAfterGcAfter === undefined ? undefined : mb(heapAfterGcAfter - heapAfterGcBefore))} MB)`,
     `- event-loop delay (beyond a 10 ms timer): worst per-second p99 ${fmt(maxOf(rows.flatMap((r) => (r.loopP99Ms === undefined ? [] : [r.loopP99Ms]))), 2)} ms, ` +
       `worst single delay ${fmt(maxOf(rows.flatMap((r) => (r.loopMaxMs === undefined ? [] : [r.loopMaxMs]))), 1)} ms`,
     `- left in flight afterwards: ${run.upstreamInFlightAfter ?? '—'} upstream requests (simulator), ` +
@@ -162,13 +180,15 @@ const M = { left: 60, right: 20, top: 40, bottom: 30 };
 /** Requests a second (5 s buckets), RSS and heap, event-loop delay: one panel each, time along x. */
 export function renderChart(run: SoakRun): string {
   const t = (s: ProbeSample): number => (s.at - run.startedAtEpochMs) / 1000;
-  const inRun = run.samples.filter((s) => t(s) >= 0 && t(s) <= run.durationS + 1);
+  const inRun = splitSamples(run.samples, run.startedAtEpochMs).ticks.filter(
+    (s) => t(s) >= 0 && t(s) <= run.durationS + 1,
+  );
   const bucket = 5;
   const rate = (series: readonly number[]): [number, number][] => {
     const out: [number, number][] = [];
     for (let from = 0; from < run.durationS; from += bucket) {
       const to = Math.min(run.durationS, from + bucket);
-      out.push([to, sum(series, from, to) / (to - from)]);
+      out.push([(from + to) / 2, sum(series, from, to) / (to - from)]);
     }
     return out;
   };
@@ -218,14 +238,17 @@ function panel(title: string, series: readonly Series[], durationS: number, y0: 
     `<text x="${M.left}" y="${y0 + 16}" font-weight="bold">${esc(title)}</text>`,
     `<rect x="${M.left}" y="${top}" width="${w}" height="${h}" fill="none" stroke="#999"/>`,
   ];
-  for (let k = 0; k <= 4; k++) {
-    const v = (yMax * k) / 4;
+  // yMax is 1, 2 or 5 × 10^k: five, four or five steps give round tick values (as in the bench chart).
+  const steps = Math.round(yMax / 10 ** Math.floor(Math.log10(yMax))) === 2 ? 4 : 5;
+  for (let k = 0; k <= steps; k++) {
+    const v = (yMax * k) / steps;
     const y = sy(v).toFixed(1);
     out.push(`<line x1="${M.left}" y1="${y}" x2="${M.left + w}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${M.left - 6}" y="${y}" dy="3" text-anchor="end" fill="#444">${trim(v)}</text>`);
   }
-  for (let k = 0; k <= 6; k++) {
-    const x = (xMax * k) / 6;
+  // About six time ticks, on round seconds, or on whole minutes past two minutes.
+  const tick = xMax > 120 ? 60 * niceCeil(xMax / 6 / 60) : niceCeil(xMax / 6);
+  for (let x = 0; x <= xMax + 1e-9; x += tick) {
     out.push(`<text x="${sx(x).toFixed(1)}" y="${top + h + 14}" text-anchor="middle" fill="#444">${clock(x)}</text>`);
   }
   series.forEach((s, i) => {

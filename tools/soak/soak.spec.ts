@@ -64,7 +64,13 @@ describe('soak report', () => {
       seed: 1,
       machine: 'test',
       samples: parseProbe(
-        [-1, 0.5, 1.5, 2.5, 3.5].map((s) => JSON.stringify(sample(s, 100 + s))).join('\n') + '\n{"cut',
+        [
+          ...[-1, 0.5, 1.5, 2.5, 3.5].map((s) => sample(s, 100 + s)),
+          { ...sample(-0.5, 500), heapUsedBytes: 8 * 1024 * 1024, afterGc: true },
+          { ...sample(5, 500), heapUsedBytes: 9 * 1024 * 1024, afterGc: true },
+        ]
+          .map((s) => JSON.stringify(s))
+          .join('\n') + '\n{"cut',
       ),
       counters,
       upstreamInFlightAfter: 0,
@@ -87,6 +93,9 @@ describe('soak report', () => {
     expect(markdown).toContain('99.0 MB idle before');
     expect(markdown).toContain('| 0:02 | 10 | 1 | 5.0 | 101.5 | 10.0 | 1.50 | 3.0 |');
     expect(markdown).toContain('- 1 × HTTP 502: upstream');
+    // The samples after a full GC give the heap comparison and stay out of the rows and the peak.
+    expect(markdown).toContain('after a full GC 8.0 MB before the traffic and 9.0 MB after it (+1.0 MB)');
+    expect(markdown).toContain('peak 103.5 MB');
     const svg = renderChart(r);
     expect(svg.match(/<polyline/g)).toHaveLength(6);
     expect(svg).toContain('event-loop delay');
