@@ -172,7 +172,7 @@ describe('database outage (e2e)', () => {
 
     // A turn already past its user message when the database goes: its reply cannot be committed, and the client is
     // told so (503, retry later) instead of getting an answer the conversation does not hold.
-    sim.configure({ ttftMs: 1_500 });
+    sim.configure({ ttftMs: 4_000 });
     const midTurn = timed('POST', '/v1/chat/completions', turn({ messages: [{ role: 'user', content: 'mid-turn' }] }));
     await waitFor('the turn reaches vLLM', () => Promise.resolve(sim.counters().inFlight > 0), 5_000);
     await cluster.stop();
