@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://gateway@db:5432/gateway',
       database: { connectTimeoutMs: 2_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 },
       migrationsRun: false,
-      auth: { enabled: true, apiKeys: ['client-key'] },
+      auth: { enabled: true, apiKeys: ['client-key'], staticKeyLimits: { rateLimitRpm: null, maxConcurrent: null } },
       defaultTemperature: undefined,
       log: { dir: './logs', level: 'info', stdout: 'auto' },
       admin: {
@@ -84,9 +84,9 @@ describe('loadConfig', () => {
       'ENABLE_AUTH is true (the default) but no client can get a key: set API_KEY (static keys), or enable admin ' +
         'login (ADMIN_PASSWORD or ADMIN_PASSWORD_HASH, with JWT_SECRET) to create keys, or set ENABLE_AUTH=false',
     ]);
-    expect(loadConfig({ ...REQUIRED, ENABLE_AUTH: 'false' }).auth).toEqual({ enabled: false, apiKeys: [] });
+    expect(loadConfig({ ...REQUIRED, ENABLE_AUTH: 'false' }).auth).toMatchObject({ enabled: false, apiKeys: [] });
     const adminOnly = loadConfig({ ...REQUIRED, ADMIN_PASSWORD: 'pw', JWT_SECRET: 's'.repeat(32) });
-    expect(adminOnly.auth).toEqual({ enabled: true, apiKeys: [] });
+    expect(adminOnly.auth).toMatchObject({ enabled: true, apiKeys: [] });
   });
 
   it('returns a frozen object', () => {
@@ -108,6 +108,8 @@ describe('loadConfig', () => {
       MIGRATIONS_RUN: 'yes',
       ENABLE_AUTH: 'on',
       API_KEY: 'k1',
+      API_KEY_RATE_LIMIT_RPM: '60',
+      API_KEY_MAX_CONCURRENT: '4',
       DEFAULT_TEMPERATURE: '0.7',
       LOG_DIR: '/var/log/gateway',
       LOG_LEVEL: 'DEBUG',
@@ -125,7 +127,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       vllm: { apiKey: 'upstream-key', connectTimeoutMs: 100, firstByteTimeoutMs: 200, idleTimeoutMs: 300 },
       migrationsRun: true,
-      auth: { enabled: true, apiKeys: ['k1'] },
+      auth: { enabled: true, apiKeys: ['k1'], staticKeyLimits: { rateLimitRpm: 60, maxConcurrent: 4 } },
       defaultTemperature: 0.7,
       log: { dir: '/var/log/gateway', level: 'debug', stdout: 'json' },
       admin: { enabled: true, username: 'root', passwordHash: '$argon2id$hash', jwtExpiresIn: '15m' },
@@ -182,6 +184,8 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS must list origins'],
     ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
     ['API_KEY', { ENABLE_AUTH: 'true', API_KEY: undefined }, 'ENABLE_AUTH is true (the default) but no client can'],
+    ['API_KEY_RATE_LIMIT_RPM', { API_KEY_RATE_LIMIT_RPM: '0' }, 'API_KEY_RATE_LIMIT_RPM must be an integer between 1'],
+    ['API_KEY_MAX_CONCURRENT', { API_KEY_MAX_CONCURRENT: 'two' }, 'API_KEY_MAX_CONCURRENT must be an integer'],
     ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: '3' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
     ['DEFAULT_TEMPERATURE', { DEFAULT_TEMPERATURE: 'hot' }, 'DEFAULT_TEMPERATURE must be a number between 0 and 2'],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
