@@ -280,6 +280,28 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
     }
   });
 
+  it('in cluster mode, a second SIGTERM to the primary stops the workers at once', async () => {
+    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '60000', GATEWAY_WORKERS: '2' });
+    try {
+      const request = open(gateway.url, '/v1/chat/completions', {
+        messages: [{ role: 'user', content: 'stalls' }],
+        stream: true,
+      });
+      await request.response;
+      gateway.child.kill('SIGTERM');
+      // A worker's line: the primary has told it, and it is draining.
+      await gateway.logged('shutting down: draining in-flight requests');
+      const secondAt = performance.now();
+      gateway.child.kill('SIGTERM');
+      const exit = await gateway.exit;
+      expect(exit.code).toBe(1);
+      expect(exit.at - secondAt).toBeLessThan(5_000);
+      await waitFor(() => sim.counters().inFlight === 0, 'the killed worker to release vLLM', 10_000);
+    } finally {
+      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+    }
+  });
+
   it('exits at once on a second SIGTERM', async () => {
     const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '60000' });
     try {
