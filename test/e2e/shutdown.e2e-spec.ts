@@ -154,7 +154,10 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
               res.on('close', () => resolve({ status: -1, body: request.received(), at: performance.now() }));
             }),
         );
-        return { conversation, request, ended };
+        const socketClosed = new Promise<number>((resolve) =>
+          request.req.once('socket', (socket) => socket.once('close', () => resolve(performance.now()))),
+        );
+        return { conversation, request, ended, socketClosed };
       });
       await Promise.all(streams.map((s) => s.request.response));
       // Fast ones may be done already on a slow machine; they are then simply done before the signal.
@@ -205,6 +208,8 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
         } else {
           expect(events.some((e) => e.includes('"error"'))).toBe(false);
           expect(turn[1]?.status).toBe('complete');
+          // Its keep-alive connection was closed once idle, long before the stalled streams let the process go.
+          expect((await streams[i]?.socketClosed) ?? Infinity).toBeLessThan(signalledAt + GRACE_MS * 0.8);
         }
         // What the client read is what is stored.
         expect(turn[1]?.content ?? '').toBe(contentOf(events));

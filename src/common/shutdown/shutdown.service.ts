@@ -79,6 +79,8 @@ export class ShutdownService {
       this.open.add(res);
       res.once('close', () => {
         this.open.delete(res);
+        // Its keep-alive socket is idle from the next turn on: closed then, not at the end of the grace period.
+        if (this.draining) setImmediate(() => server.closeIdleConnections());
         this.notifyIfIdle();
       });
       for (const listener of listeners) listener(req, res);
