@@ -1,5 +1,10 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { ApiKeyScope } from '../principal.js';
 import { OpenAiErrorDto } from '../errors/error-body.dto.js';
 
@@ -25,7 +30,10 @@ export const Public = (): MethodDecorator & ClassDecorator =>
 
 export function Auth(kind: 'api-key', scope: ApiKeyScope): MethodDecorator & ClassDecorator;
 export function Auth(kind: 'admin'): MethodDecorator & ClassDecorator;
-/** Also documents the requirement: the operation's security scheme and its 401 (and 403 for a key's scope). */
+/**
+ * Also documents the requirement: the operation's security scheme and its 401 (and, for a key, the 403 of its scope
+ * and the 429 of its limits).
+ */
 export function Auth(kind: 'api-key' | 'admin', scope?: ApiKeyScope): MethodDecorator & ClassDecorator {
   if (kind === 'admin') {
     return applyDecorators(
@@ -40,5 +48,9 @@ export function Auth(kind: 'api-key' | 'admin', scope?: ApiKeyScope): MethodDeco
     ApiBearerAuth(API_KEY_SECURITY),
     ApiUnauthorizedResponse({ type: OpenAiErrorDto, description: 'No API key, or an unknown, revoked or expired one' }),
     ApiForbiddenResponse({ type: OpenAiErrorDto, description: `The key lacks the '${required}' scope` }),
+    ApiTooManyRequestsResponse({
+      type: OpenAiErrorDto,
+      description: "Over the key's rate_limit_rpm or max_concurrent (rate_limit_error); see Retry-After",
+    }),
   );
 }
