@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { JsonObject } from '../common/json.js';
+import { AppConfig } from '../config/app-config.js';
 import type { ReplyRecorder } from '../vllm/relay-outcome.js';
-import { fromRequestMessage } from './stored-message.js';
+import { assertStorable, fromRequestMessage } from './stored-message.js';
 import { replayedHistory } from './turn/replay.js';
 import { RequestResolver } from './turn/request-resolver.js';
 import { TurnBudget } from './turn/turn-budget.js';
@@ -49,6 +50,7 @@ export class ChatMemoryService {
     private readonly resolver: RequestResolver,
     private readonly budget: TurnBudget,
     private readonly recorder: TurnRecorder,
+    private readonly config: AppConfig,
   ) {}
 
   async prepare(body: JsonObject, context: ChatRequestContext): Promise<PreparedChat> {
@@ -61,6 +63,7 @@ export class ChatMemoryService {
       return { body: withConfig, llmConfigId: resolved.config?.id };
     }
 
+    assertStorable(rest, this.config.limits.maxStoredMessageBytes, resolved.requestSystem.length);
     const { id: conversationId, context: stored } = conversation;
     const model = typeof withConfig['model'] === 'string' ? withConfig['model'] : undefined;
     const fitted = await this.budget.fit({

@@ -1,3 +1,4 @@
+import { AppError } from '../common/errors/app-error.js';
 import type { JsonObject } from '../common/json.js';
 
 /** The columns of a message that come from the OpenAI message object itself. */
@@ -33,4 +34,25 @@ export function toUpstreamMessage(row: MessageFields): JsonObject {
   if (row.toolCalls !== null) message['tool_calls'] = row.toolCalls;
   if (row.toolCallId !== null) message['tool_call_id'] = row.toolCallId;
   return message;
+}
+
+/**
+ * Refuses a turn whose new messages hold a content over `maxBytes` (MAX_STORED_MESSAGE_SIZE, UTF-8 bytes; content
+ * parts count as their JSON): checked before anything is stored or sent, so a refused turn leaves no row behind.
+ */
+export function assertStorable(messages: readonly JsonObject[], maxBytes: number, offset = 0): void {
+  for (let i = 0; i < messages.length; i++) {
+    const content = messages[i]?.['content'];
+    let size = 0;
+    if (typeof content === 'string') size = Buffer.byteLength(content);
+    else if (content !== undefined && content !== null) size = Buffer.byteLength(JSON.stringify(content));
+    if (size > maxBytes) {
+      throw new AppError(
+        'bad_request',
+        `messages[${i + offset}].content is ${size} bytes; a stored conversation message may hold at most ` +
+          `${maxBytes} bytes (MAX_STORED_MESSAGE_SIZE). Nothing was stored.`,
+        { param: `messages[${i + offset}].content` },
+      );
+    }
+  }
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ErrorBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { post, sseData } from '../helpers/relay.js';
+import { post, type RawResponse, sseData } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const nested = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
@@ -141,5 +141,50 @@ describe('bounds on what the upstream sends (e2e)', () => {
     const res = await post(gateway.url, '/v1/chat/completions', { messages });
     expect(res.status).toBe(502);
     expect((JSON.parse(res.body) as ErrorBody).error).toMatchObject({ code: 'bad_gateway', type: 'server_error' });
+  });
+});
+
+describe('stored message size (e2e)', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { LOG_LEVEL: 'silent', MAX_STORED_MESSAGE_SIZE: '1kb' } });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('refuses a turn whose message is over MAX_STORED_MESSAGE_SIZE with a 400 naming it, and stores nothing', async () => {
+    const { url } = stack.gateway;
+    const created = (await (
+      await fetch(`${url}/v1/conversations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'size' }),
+      })
+    ).json()) as { id: string };
+    const turn = (content: string): Promise<RawResponse> =>
+      post(url, '/v1/chat/completions', {
+        conversation_id: created.id,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content },
+        ],
+      });
+    const tooBig = await turn('é'.repeat(513));
+    expect(tooBig.status).toBe(400);
+    expect((JSON.parse(tooBig.body) as ErrorBody).error).toMatchObject({
+      code: 'bad_request',
+      param: 'messages[1].content',
+      message: expect.stringContaining('MAX_STORED_MESSAGE_SIZE') as unknown,
+    });
+    const history = async (): Promise<unknown[]> =>
+      ((await (await fetch(`${url}/v1/conversations/${created.id}`)).json()) as { messages: unknown[] }).messages;
+    expect(await history()).toEqual([]);
+    expect(stack.sim.counters().received).toBe(0);
+
+    expect((await turn('x'.repeat(1024))).status).toBe(200);
+    expect(await history()).toHaveLength(2);
   });
 });
