@@ -34,6 +34,12 @@ export function niceCeil(v: number): number {
   return 10 * exp;
 }
 
+/** Round tick values from 0 to `yMax` (a `niceCeil` result, 1, 2 or 5 × 10^k): five, four or five steps. */
+export function yTicks(yMax: number): number[] {
+  const steps = Math.round(yMax / 10 ** Math.floor(Math.log10(yMax))) === 2 ? 4 : 5;
+  return Array.from({ length: steps + 1 }, (_, k) => (yMax * k) / steps);
+}
+
 export function renderChart(title: string, results: readonly ScenarioResult[]): string {
   const rows = results.filter((r) => r.notAvailable === undefined && r.sides.length > 0);
   const panelsPerRow = rows.map((r) => metricsOf(r));
@@ -99,10 +105,7 @@ function panel(r: ScenarioResult, metric: Metric, x0: number, y0: number): strin
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${top + h}" stroke="#eee"/>`);
     out.push(`<text x="${x}" y="${top + h + 14}" text-anchor="middle" fill="#444">${label}</text>`);
   }
-  // yMax is 1, 2 or 5 × 10^k: five, four or five steps give round tick values.
-  const steps = Math.round(yMax / 10 ** Math.floor(Math.log10(yMax))) === 2 ? 4 : 5;
-  for (let k = 0; k <= steps; k++) {
-    const v = (yMax * k) / steps;
+  for (const v of yTicks(yMax)) {
     const y = sy(v).toFixed(1);
     out.push(`<line x1="${left}" y1="${y}" x2="${left + w}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${left - 6}" y="${y}" dy="3" text-anchor="end" fill="#444">${trim(v)}</text>`);

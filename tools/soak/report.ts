@@ -1,7 +1,7 @@
 // The soak's report: the probe's once-a-second samples and the clients' per-second counts, folded into one table row
 // per interval (Markdown) and drawn as three time panels (SVG, the bench chart's colours and axis rounding).
 
-import { esc, niceCeil } from '../bench/chart.js';
+import { esc, niceCeil, yTicks } from '../bench/chart.js';
 import { KINDS, type Counters } from './traffic.js';
 
 /** One line of the gateway's probe (tools/soak/loop-probe.mjs). */
@@ -238,10 +238,7 @@ function panel(title: string, series: readonly Series[], durationS: number, y0: 
     `<text x="${M.left}" y="${y0 + 16}" font-weight="bold">${esc(title)}</text>`,
     `<rect x="${M.left}" y="${top}" width="${w}" height="${h}" fill="none" stroke="#999"/>`,
   ];
-  // yMax is 1, 2 or 5 × 10^k: five, four or five steps give round tick values (as in the bench chart).
-  const steps = Math.round(yMax / 10 ** Math.floor(Math.log10(yMax))) === 2 ? 4 : 5;
-  for (let k = 0; k <= steps; k++) {
-    const v = (yMax * k) / steps;
+  for (const v of yTicks(yMax)) {
     const y = sy(v).toFixed(1);
     out.push(`<line x1="${M.left}" y1="${y}" x2="${M.left + w}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${M.left - 6}" y="${y}" dy="3" text-anchor="end" fill="#444">${trim(v)}</text>`);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { CliError, defaultRowEvery, parseCli, parseDuration } from './cli.js';
 import { buildRows, parseProbe, renderChart, type SoakRun, toMarkdown } from './report.js';
-import { newCounters, pickKind, seededRandom } from './traffic.js';
+import { mulberry32 } from '../vllm-sim/generation.js';
+import { newCounters, pickKind } from './traffic.js';
 
 describe('soak cli', () => {
   it('reads durations in ms, s, m and h, and plain seconds', () => {
@@ -27,12 +28,12 @@ describe('soak cli', () => {
 describe('soak traffic mix', () => {
   it('picks every kind, in about the planned shares, reproducibly', () => {
     const counts = { stream: 0, plain: 0, conversation: 0, disconnect: 0 };
-    const random = seededRandom(7);
+    const random = mulberry32(7);
     for (let i = 0; i < 10_000; i++) counts[pickKind(random)]++;
     expect(counts.stream / 10_000).toBeCloseTo(0.4, 1);
     expect(counts.disconnect / 10_000).toBeCloseTo(0.15, 1);
-    const again = seededRandom(7);
-    const first = seededRandom(7);
+    const again = mulberry32(7);
+    const first = mulberry32(7);
     expect(Array.from({ length: 5 }, () => pickKind(again))).toEqual(Array.from({ length: 5 }, () => pickKind(first)));
   });
 });

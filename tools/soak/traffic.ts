@@ -6,6 +6,7 @@ import { type Agent, request } from 'node:http';
 import { type Endpoint, errorMessage, requestJson, send } from '../bench/client.js';
 import { SseSplitter } from '../bench/sse.js';
 import { Samples } from '../bench/stats.js';
+import { mulberry32 } from '../vllm-sim/generation.js';
 
 export type Kind = 'stream' | 'plain' | 'conversation' | 'disconnect';
 export const KINDS: readonly Kind[] = ['stream', 'plain', 'conversation', 'disconnect'];
@@ -55,18 +56,6 @@ export function newCounters(): Counters {
   };
 }
 
-/** mulberry32: small, fast and good enough to pick request kinds reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function pickKind(random: () => number): Kind {
   let roll = random() * 100;
   for (const [kind, weight] of MIX) {
@@ -93,7 +82,7 @@ export interface TrafficOptions {
 /** Runs every client until the deadline and resolves when the last request is over. */
 export async function runTraffic(options: TrafficOptions, counters: Counters): Promise<void> {
   const clients = Array.from({ length: options.concurrency }, (_, i) =>
-    runClient(options, counters, seededRandom(options.seed * 1000 + i)),
+    runClient(options, counters, mulberry32(options.seed * 1000 + i)),
   );
   await Promise.all(clients);
 }
