@@ -19,6 +19,9 @@ import { FAST_LANE, type FastLaneHandler } from './fast-lane.decorator.js';
 /** A body that starts with `{` carries no BOM or leading space: its bytes can go to vLLM as they are. */
 const OPEN_BRACE = 0x7b;
 
+/** Requests that sent `Expect: 100-continue` and have not been told to go on yet (entries go with their request). */
+const awaitsContinue = new WeakSet<IncomingMessage>();
+
 /** One `@FastLane()` handler, as read from its controller's metadata. */
 export interface FastLaneRoute {
   /** `/v1/chat/completions`: the path Express would route, and the route template logged for it. */
@@ -83,7 +86,16 @@ export class ChatFastLane {
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.serveIfOwn(req, res, requestLogger)) return;
+      // Express reads the body before its guard runs, so a request it serves is told to go on at once, as node would.
+      if (awaitsContinue.has(req)) res.writeContinue();
       for (const fallback of fallbacks) fallback(req, res);
+    });
+    // With a listener, node leaves `Expect: 100-continue` to us: the request goes through the same listeners (the
+    // shutdown gate first), and the lane sends `100 Continue` only once the access policy admitted it, so a client
+    // without a valid key is refused before it uploads its body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      awaitsContinue.add(req);
+      server.emit('request', req, res);
     });
   }
 
@@ -106,6 +118,7 @@ export class ChatFastLane {
         sendError(err, res);
         return;
       }
+      if (awaitsContinue.has(req)) res.writeContinue();
       addRouteLogFields(req, { route: route.path, handler: route.handler });
       // The request logger has set the id (a string); the fallback keeps a stray value out of vLLM's request id.
       const requestId = typeof req.id === 'string' ? req.id : randomUUID();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { ErrorBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { post, type RawResponse, sseData } from '../helpers/relay.js';
@@ -186,5 +186,56 @@ describe('stored message size (e2e)', () => {
 
     expect((await turn('x'.repeat(1024))).status).toBe(200);
     expect(await history()).toHaveLength(2);
+  });
+});
+
+describe('Expect: 100-continue (e2e)', () => {
+  const KEY = 'continue-client-key';
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { LOG_LEVEL: 'silent', ENABLE_AUTH: 'true', API_KEY: KEY } });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** Sends the head only, and the body only if the gateway says 100 Continue; returns everything it answered. */
+  function expectContinue(authorization: string): Promise<string> {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
+    const { hostname, port } = new URL(stack.gateway.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      let received = '';
+      let sent = false;
+      socket.setEncoding('utf8');
+      socket.on('data', (text: string) => {
+        received += text;
+        // The body, once; `Connection: close` makes the gateway close the socket after its final answer.
+        if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !sent) {
+          sent = true;
+          socket.write(body);
+        }
+      });
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      socket.write(
+        'POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nAuthorization: ${authorization}\r\n` +
+          'Expect: 100-continue\r\nConnection: close\r\n\r\n',
+      );
+    });
+  }
+
+  it('refuses a bad key before the body is sent: no 100 Continue, a 401 at once', async () => {
+    const answer = await expectContinue('Bearer wrong-key');
+    expect(answer).toMatch(/^HTTP\/1.1 401 /);
+    expect(answer).not.toContain('100 Continue');
+  });
+
+  it('says 100 Continue to a valid key, then serves the request', async () => {
+    const answer = await expectContinue(`Bearer ${KEY}`);
+    expect(answer).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /);
   });
 });
