@@ -73,6 +73,7 @@ function setup(
   res: FakeResponse;
   exchange: RequestContext;
   send: jest.Mock<VllmService['send']>;
+  shutdown: ShutdownService;
 } {
   const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
   const vllm: Pick<VllmService, 'send'> = { send };
@@ -81,11 +82,12 @@ function setup(
     streamEnded: jest.fn(),
     completed: jest.fn(),
   };
+  const shutdown = new ShutdownService();
   const relay = new RelayService(
     vllm as VllmService,
     { vllm: { idleTimeoutMs } } as AppConfig,
     accounting as CompletionAccounting,
-    new ShutdownService(),
+    shutdown,
   );
   const res = new FakeResponse();
   const req = { socket: { destroyed: false } };
@@ -96,7 +98,7 @@ function setup(
     receivedAt: performance.now(),
     principal: ANONYMOUS,
   };
-  return { relay, res, exchange, send };
+  return { relay, res, exchange, send, shutdown };
 }
 
 function jsonAnswer(body: Buffer): UpstreamJson {
@@ -365,6 +367,49 @@ describe('RelayService', () => {
     await done;
     expect(res.written).toEqual([]);
     await settled(rec);
+    expect(rec.commits.map((c) => c.outcome.status)).toEqual(['aborted']);
+  });
+
+  it('ends a stream that shutdown aborts with an error event and [DONE], its partial reply committed first', async () => {
+    let upstream: AbortSignal | undefined;
+    async function* source(): AsyncGenerator<SseEvent> {
+      yield* events('data: {"a":1}\n\n');
+      // A stalled upstream: nothing more until the call is aborted.
+      await new Promise((_resolve, reject) =>
+        upstream?.addEventListener('abort', () => reject(new UpstreamCancelledError())),
+      );
+    }
+    const { relay, res, exchange, shutdown } = setup((signal) => {
+      upstream = signal;
+      return Promise.resolve(streamAnswer(source()));
+    });
+    const rec = recording(res);
+    const done = relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
+    while (res.written.length === 0) await tick();
+    // No grace left: the relay is aborted at once, and the drain waits for its reply to be stored.
+    await shutdown.drain(0);
+    await done;
+    const last = res.written.at(-1) ?? '';
+    expect(last).toMatch(/^data: \{"error":\{"message":"The gateway is shutting down; please retry\."/);
+    expect(last.endsWith('\n\ndata: [DONE]\n\n')).toBe(true);
+    expect(rec.commits.map((c) => [c.outcome.status, c.ended])).toEqual([['aborted', false]]);
+    expect(rec.after).toHaveLength(1);
+    expect(shutdown.pending().relays).toBe(0);
+  });
+
+  it('answers 503 for a request that shutdown aborts before vLLM answered, its turn stored as aborted', async () => {
+    const { relay, res, exchange, shutdown } = setup(
+      (signal) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new UpstreamCancelledError()));
+        }),
+    );
+    const rec = recording(res);
+    const done = relay.relay('/v1/chat/completions', { body: {}, recorder: rec.recorder }, exchange);
+    const drained = shutdown.drain(0);
+    await expect(done).rejects.toMatchObject({ code: 'service_unavailable' });
+    await drained;
+    expect(res.written).toEqual([]);
     expect(rec.commits.map((c) => c.outcome.status)).toEqual(['aborted']);
   });
 
