@@ -54,10 +54,6 @@ export class ShutdownService {
   private readonly relays = new Set<AbortController>();
   private readonly idleWaiters = new Set<() => void>();
 
-  get isDraining(): boolean {
-    return this.draining;
-  }
-
   /** Responses not finished yet and relays not settled yet, for logs and tests. */
   pending(): { responses: number; relays: number } {
     return { responses: this.open.size, relays: this.relays.size };
