@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
@@ -120,6 +121,24 @@ describe('AccessPolicy', () => {
     const err = failure(() => policy.authorize(CONFIGS, 'Bearer sk-gw-chatonly', OPEN_RESPONSE));
     expect(err?.code).toBe('forbidden');
     expect(err?.message).toContain("'configs' scope");
+  });
+
+  it("admits a limited key through its gate: a slot per request until its response closes, and the scope's 403 first", async () => {
+    const { policy, keys } = await setUp(true, [keyRow({ maxConcurrent: 1 })]);
+    const response = new EventEmitter() as EventEmitter & ResponseEnd;
+    Object.assign(response, { closed: false });
+    policy.authorize(CHAT, 'Bearer sk-gw-chatonly', response);
+    // A request the scope refuses never reaches the gate.
+    expect(failure(() => policy.authorize(CONFIGS, 'Bearer sk-gw-chatonly', OPEN_RESPONSE))?.code).toBe('forbidden');
+    const over = failure(() => policy.authorize(CHAT, 'Bearer sk-gw-chatonly', OPEN_RESPONSE));
+    expect(over?.code).toBe('rate_limited');
+    expect(over?.retryAfterSeconds).toBe(1);
+    response.emit('close');
+    expect(keys.lookup('sk-gw-chatonly').gate?.active).toBe(0);
+    // A reload keeps the counters (requests in flight keep their slots).
+    const gate = keys.lookup('sk-gw-chatonly').gate;
+    await keys.reload();
+    expect(keys.lookup('sk-gw-chatonly').gate).toBe(gate);
   });
 
   it('never takes a client key on an admin route: only the admin token check decides', async () => {
