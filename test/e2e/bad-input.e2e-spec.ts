@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { request } from 'node:http';
 import { DataSource } from 'typeorm';
+import { mulberry32 } from '../../tools/vllm-sim/generation.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 /**
@@ -20,18 +21,6 @@ const ADMIN_PASSWORD = 'bad-input-admin-password';
 const BODY_LIMIT_BYTES = 256 * 1024;
 const MAX_MESSAGES = 8;
 const TABLES = ['conversations', 'chat_messages', 'llm_configs', 'api_keys'] as const;
-
-/** mulberry32: small, fast, and the same sequence on every run and machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Route {
   method: string;
@@ -201,7 +190,7 @@ describe('bad-input corpus (e2e)', () => {
   });
 
   it('answers every generated request below 500, in OpenAI’s error shape, and changes only what valid ones did', async () => {
-    const random = prng(SEED);
+    const random = mulberry32(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     // HEAD answers have no body to check; CONNECT is a proxy tunnel request, which node never routes to Express.
     // A catch-all (`{/*splat}`, every WebDAV verb included) is exercised by the unknown routes below.
