@@ -182,6 +182,11 @@ describe('loadConfig', () => {
     ['JSON_MAX_DEPTH', { JSON_MAX_DEPTH: '0' }, 'JSON_MAX_DEPTH must be an integer between 1 and 10000'],
     ['VLLM_MAX_EVENT_SIZE', { VLLM_MAX_EVENT_SIZE: 'big' }, 'VLLM_MAX_EVENT_SIZE must be a size such as 64kb'],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS must list origins'],
+    [
+      'HEADERS_TIMEOUT_MS',
+      { HEADERS_TIMEOUT_MS: '90000', REQUEST_TIMEOUT_MS: '60000' },
+      'HEADERS_TIMEOUT_MS must not be longer than REQUEST_TIMEOUT_MS',
+    ],
     ['ENABLE_AUTH', { ENABLE_AUTH: 'maybe' }, 'ENABLE_AUTH must be true or false (got "maybe")'],
     ['API_KEY', { ENABLE_AUTH: 'true', API_KEY: undefined }, 'ENABLE_AUTH is true (the default) but no client can'],
     ['API_KEY_RATE_LIMIT_RPM', { API_KEY_RATE_LIMIT_RPM: '0' }, 'API_KEY_RATE_LIMIT_RPM must be an integer between 1'],
