@@ -28,9 +28,10 @@ const completion: CompletionRecord = {
 
 function setup(queueSize: number, insert: () => Promise<unknown>) {
   const inserted: unknown[][] = [];
+  // The batch INSERT sends its rows as one JSON parameter.
   const rows = {
-    insert: jest.fn((batch: unknown[]) => {
-      inserted.push(batch);
+    query: jest.fn((_sql: string, params: unknown[]) => {
+      inserted.push(JSON.parse(String(params[0])) as unknown[]);
       return insert();
     }),
   };
@@ -67,7 +68,7 @@ describe('UsageService', () => {
 
     // The writer takes the two queued rows (its INSERT hangs); the queue has room again, still bounded at 2.
     void service.flush();
-    expect(rows.insert).toHaveBeenCalledTimes(1);
+    expect(rows.query).toHaveBeenCalledTimes(1);
     for (let i = 0; i < 3; i++) service.record(completion);
     expect(dropped.inc).toHaveBeenCalledTimes(4);
   });
@@ -77,11 +78,15 @@ describe('UsageService', () => {
     for (let i = 0; i < 1_001; i++) service.record(completion);
     await service.flush();
     expect(inserted.map((batch) => batch.length)).toEqual([500, 500, 1]);
-    const row = inserted[0]?.[0] as UsageRecord;
-    expect(row).toMatchObject({ model: 'sim-model', status: 'complete', inputTokens: 3, outputTokens: 5 });
-    expect(row.durationMs).toBe(50);
-    // An id that is not a UUID never reaches a uuid column.
-    expect(row.conversationId).toBeNull();
+    expect(inserted[0]?.[0]).toMatchObject({
+      model: 'sim-model',
+      status: 'complete',
+      input_tokens: 3,
+      output_tokens: 5,
+      duration_ms: 50,
+      // An id that is not a UUID never reaches a uuid column.
+      conversation_id: null,
+    });
 
     const failing = setup(10, () => Promise.reject(new Error('db down')));
     failing.service.record(completion);

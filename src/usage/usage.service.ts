@@ -88,10 +88,46 @@ export class UsageService implements OnApplicationBootstrap, OnApplicationShutdo
     return this.writing;
   }
 
+  /**
+   * One multi-row INSERT whose rows travel as one JSON parameter: TypeORM's insert builder cost about a tenth of the
+   * gateway's CPU at 4,000 completions/s (building and escaping a parameter per column per row), this one
+   * JSON.stringify.
+   */
+  private async insertBatch(batch: readonly UsageRow[]): Promise<void> {
+    await this.rows.query(
+      `INSERT INTO usage_records (created_at, route, model, llm_config_id, api_key_id, owner, conversation_id, status,
+                                  streamed, input_tokens, output_tokens, ttft_ms, duration_ms)
+       SELECT created_at, route, model, llm_config_id, api_key_id, owner, conversation_id, status, streamed,
+              input_tokens, output_tokens, ttft_ms, duration_ms
+       FROM jsonb_to_recordset($1::jsonb) AS r(created_at timestamptz, route text, model text, llm_config_id uuid,
+            api_key_id uuid, owner text, conversation_id uuid, status text, streamed boolean, input_tokens integer,
+            output_tokens integer, ttft_ms real, duration_ms real)`,
+      [
+        JSON.stringify(
+          batch.map((row) => ({
+            created_at: row.createdAt,
+            route: row.route,
+            model: row.model,
+            llm_config_id: row.llmConfigId,
+            api_key_id: row.apiKeyId,
+            owner: row.owner,
+            conversation_id: row.conversationId,
+            status: row.status,
+            streamed: row.streamed,
+            input_tokens: row.inputTokens,
+            output_tokens: row.outputTokens,
+            ttft_ms: row.ttftMs,
+            duration_ms: row.durationMs,
+          })),
+        ),
+      ],
+    );
+  }
+
   private async writeAll(): Promise<void> {
     for (let batch = this.queue.take(USAGE_BATCH_SIZE); batch.length > 0; batch = this.queue.take(USAGE_BATCH_SIZE)) {
       try {
-        await this.rows.insert(batch);
+        await this.insertBatch(batch);
       } catch (err) {
         // Not retried: a database that refuses one batch would otherwise grow the queue behind it.
         this.metrics.usageRowsDropped.inc({ reason: 'write_failed' }, batch.length);
