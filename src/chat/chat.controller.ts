@@ -1,14 +1,20 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Auth } from '../common/decorators/auth.decorator.js';
+import {
+  CHAT_REQUEST,
+  CHAT_REQUEST_EXAMPLES,
+  CHAT_RESPONSE,
+  COMPLETION_REQUEST,
+  COMPLETION_RESPONSE,
+  EMBEDDING_REQUEST,
+  EMBEDDING_RESPONSE,
+} from './chat.openapi.js';
 import { ChatService } from './chat.service.js';
 import { CurrentRequestContext } from './request-context.decorator.js';
 import { FastLane } from './fast-lane.decorator.js';
 import type { RequestContext } from './relay.types.js';
-
-/** OpenAI's request schema plus vLLM's extra fields: forwarded as sent, so any field is accepted. */
-const PASSTHROUGH_BODY = { type: 'object', additionalProperties: true } as const;
 
 /**
  * vLLM's OpenAI routes. The body is taken as a plain object (`unknown`, so the global ValidationPipe leaves it
@@ -26,7 +32,8 @@ export class ChatController {
   @FastLane()
   @HttpCode(200)
   @ApiOperation({ summary: 'Chat completion (JSON or SSE), relayed to vLLM with every vLLM extra field' })
-  @ApiBody({ schema: PASSTHROUGH_BODY })
+  @ApiBody({ schema: CHAT_REQUEST, examples: CHAT_REQUEST_EXAMPLES })
+  @ApiOkResponse({ description: 'The completion, or with `stream: true` its events', content: CHAT_RESPONSE })
   chatCompletions(
     @Body() body: unknown,
     @CurrentRequestContext() exchange: RequestContext,
@@ -39,7 +46,8 @@ export class ChatController {
   @FastLane()
   @HttpCode(200)
   @ApiOperation({ summary: 'Text completion (JSON or SSE), relayed to vLLM' })
-  @ApiBody({ schema: PASSTHROUGH_BODY })
+  @ApiBody({ schema: COMPLETION_REQUEST })
+  @ApiOkResponse({ description: 'The completion, or with `stream: true` its events', content: COMPLETION_RESPONSE })
   completions(
     @Body() body: unknown,
     @CurrentRequestContext() exchange: RequestContext,
@@ -52,7 +60,8 @@ export class ChatController {
   @FastLane()
   @HttpCode(200)
   @ApiOperation({ summary: 'Embeddings, relayed to vLLM (pooling models)' })
-  @ApiBody({ schema: PASSTHROUGH_BODY })
+  @ApiBody({ schema: EMBEDDING_REQUEST })
+  @ApiOkResponse({ description: 'One embedding per input', content: EMBEDDING_RESPONSE })
   embeddings(
     @Body() body: unknown,
     @CurrentRequestContext() exchange: RequestContext,

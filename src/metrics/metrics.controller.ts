@@ -29,7 +29,17 @@ export class MetricsController {
   @Get()
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format); Bearer METRICS_TOKEN when one is set' })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text format, version 0.0.4' })
+  @ApiOkResponse({
+    description: 'Prometheus text format, version 0.0.4',
+    content: {
+      'text/plain': {
+        schema: { type: 'string' },
+        example:
+          '# HELP gateway_streams_in_flight Streams being relayed.\n# TYPE gateway_streams_in_flight gauge\n' +
+          'gateway_streams_in_flight 0\n',
+      },
+    },
+  })
   @ApiUnauthorizedResponse({ type: OpenAiErrorDto, description: 'METRICS_TOKEN is set and was not sent' })
   async scrape(@Headers('authorization') authorization: string | undefined, @Res() res: Response): Promise<void> {
     if (this.tokenDigest !== undefined) this.assertToken(authorization, this.tokenDigest);

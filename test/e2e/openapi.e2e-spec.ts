@@ -5,8 +5,14 @@ interface Operation {
   operationId: string;
   security?: Record<string, string[]>[];
   parameters?: unknown[];
-  requestBody?: unknown;
-  responses: Record<string, { content?: { 'application/json'?: { schema?: { $ref?: string } } } }>;
+  requestBody?: { content?: Record<string, MediaType> };
+  responses: Record<string, { content?: Record<string, MediaType> }>;
+}
+
+interface MediaType {
+  schema?: { $ref?: string; type?: string; properties?: Record<string, unknown> };
+  example?: unknown;
+  examples?: Record<string, unknown>;
 }
 
 interface Document {
@@ -18,7 +24,7 @@ const ERROR_SCHEMA = '#/components/schemas/OpenAiErrorDto';
 /** As the route walk's PUBLIC_HANDLERS: /metrics checks METRICS_TOKEN itself, when one is set. */
 const PUBLIC_OPERATIONS = ['GET /', 'GET /health', 'GET /metrics', 'POST /admin/auth/login'];
 
-describe('the OpenAPI document: security and error answers per operation (e2e)', () => {
+describe('the OpenAPI document: routes, schemas, examples, security and error answers per operation (e2e)', () => {
   let gateway: RunningGateway;
   let operations: [string, Operation][];
   let doc: Document;
@@ -78,6 +84,67 @@ describe('the OpenAPI document: security and error answers per operation (e2e)',
         want['400'] = ERROR_SCHEMA;
       }
       expect({ name, ...checks }).toEqual({ name, ...want });
+    }
+  });
+  it('documents exactly the routes Express serves (the UI pages, the docs and the catch-all aside)', () => {
+    const express = gateway.app.getHttpAdapter().getInstance() as {
+      router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+    };
+    const served = express.router.stack
+      .flatMap((layer) =>
+        layer.route === undefined
+          ? []
+          : Object.keys(layer.route.methods).map(
+              (m) => `${m.toUpperCase()} ${(layer.route?.path ?? '').replace(/:(\w+)/g, '{$1}')}`,
+            ),
+      )
+      // Static pages are for browsers, not API clients (hidden from the document on purpose).
+      .filter((route) => !/ (\/docs|\{\/\*splat\}|\/admin(\/ui\/.*)?$|\/playground(\/.*)?$)/.test(route));
+    expect(operations.map(([name]) => name).sort()).toEqual([...new Set(served)].sort());
+  });
+
+  it('gives every operation a success answer with a schema, and every request body a schema', () => {
+    for (const [name, op] of operations) {
+      const success = Object.entries(op.responses).filter(([status]) => /^2/.test(status));
+      expect({ name, success: success.length > 0 }).toEqual({ name, success: true });
+      for (const [status, answer] of success) {
+        // 204 has no body; every other success names what it returns.
+        if (status === '204') continue;
+        const media = Object.values(answer.content ?? {});
+        expect({ name, status, schema: media.length > 0 && media.every((m) => m.schema !== undefined) }).toEqual({
+          name,
+          status,
+          schema: true,
+        });
+      }
+      if (op.requestBody !== undefined) {
+        expect({ name, body: op.requestBody.content?.['application/json']?.schema !== undefined }).toEqual({
+          name,
+          body: true,
+        });
+      }
+    }
+  });
+
+  it('shows the chat route with its extension fields, request examples and a streaming example', () => {
+    const chat = doc.paths['/v1/chat/completions']?.['post'];
+    const body = chat?.requestBody?.content?.['application/json'];
+    expect(Object.keys(body?.schema?.properties ?? {})).toEqual(
+      expect.arrayContaining(['messages', 'model', 'stream', 'conversation_id', 'llm_config_id', 'prompt_variables']),
+    );
+    expect(Object.keys(body?.examples ?? {})).toEqual(expect.arrayContaining(['plain', 'streamed', 'conversation']));
+    const answer = chat?.responses['200']?.content;
+    expect(answer?.['application/json']?.example).toMatchObject({ object: 'chat.completion' });
+    const stream = answer?.['text/event-stream']?.example;
+    expect(typeof stream === 'string' && stream.startsWith('data: {') && stream.endsWith('data: [DONE]\n\n')).toBe(
+      true,
+    );
+    for (const path of ['/v1/completions', '/v1/embeddings']) {
+      const op = doc.paths[path]?.['post'];
+      expect({ path, example: op?.requestBody?.content?.['application/json']?.schema }).toMatchObject({
+        path,
+        example: { example: expect.any(Object) },
+      });
     }
   });
 });
