@@ -109,27 +109,25 @@ export const CHAT_REQUEST_EXAMPLES = {
   },
 };
 
-const CHAT_COMPLETION: SchemaObject = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    object: { type: 'string', enum: ['chat.completion'] },
-    created: { type: 'integer' },
-    model: { type: 'string' },
-    choices: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          index: { type: 'integer' },
-          message: MESSAGE,
-          finish_reason: { type: 'string', nullable: true },
-        },
-      },
+/** A completion object of OpenAI's shape: `object` names it, each choice has `index` plus `choice`'s fields. */
+function completionSchema(object: string, choice: Record<string, SchemaObject>): SchemaObject {
+  return {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      object: { type: 'string', enum: [object] },
+      created: { type: 'integer' },
+      model: { type: 'string' },
+      choices: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, ...choice } } },
+      usage: USAGE,
     },
-    usage: USAGE,
-  },
-};
+  };
+}
+
+const CHAT_COMPLETION = completionSchema('chat.completion', {
+  message: MESSAGE,
+  finish_reason: { type: 'string', nullable: true },
+});
 
 const SSE: SchemaObject = {
   type: 'string',
@@ -193,23 +191,7 @@ export const COMPLETION_REQUEST: SchemaObject = {
 };
 
 export const COMPLETION_RESPONSE = jsonOrStream(
-  {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      object: { type: 'string', enum: ['text_completion'] },
-      created: { type: 'integer' },
-      model: { type: 'string' },
-      choices: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: { index: { type: 'integer' }, text: { type: 'string' }, finish_reason: { type: 'string' } },
-        },
-      },
-      usage: USAGE,
-    },
-  },
+  completionSchema('text_completion', { text: { type: 'string' }, finish_reason: { type: 'string', nullable: true } }),
   {
     id: 'cmpl-7d2a',
     object: 'text_completion',

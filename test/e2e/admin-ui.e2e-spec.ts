@@ -227,8 +227,12 @@ describe('admin web UI in a real browser (e2e)', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     const rows = page.locator('tbody tr');
     const titles = (): Promise<string[]> => rows.locator('td:first-child').allTextContents();
-    // The list before the search also has a first page of 20: wait for the search's own rows.
-    await rows.first().filter({ hasText: tag }).waitFor();
+    // The list before the search shows these 20 newest too, and the search re-renders it (empty while it loads):
+    // wait until the address carries the search and a full page of its rows is on screen.
+    await page.waitForFunction((t) => {
+      const cells = [...document.querySelectorAll('tbody tr td:first-child')];
+      return location.hash.includes('search=') && cells.length === 20 && cells.every((c) => c.textContent?.includes(t));
+    }, tag);
     const first = await titles();
     expect(first).toHaveLength(20);
     await screenshot('conversations-search');
