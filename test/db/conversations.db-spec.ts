@@ -135,10 +135,8 @@ describe('conversation storage (real PostgreSQL)', () => {
     const conversation = await createConversation(db);
     const seq = (await store.appendTurn(conversation.id, [userMessage('weather?')], 'req-tools', 0)) ?? -1;
     const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } }];
-    await store.insertReply({
-      conversationId: conversation.id,
-      seq,
-      status: 'aborted',
+    const reply = {
+      status: 'aborted' as const,
       content: '',
       reasoning: 'thinking',
       toolCalls,
@@ -150,23 +148,10 @@ describe('conversation storage (real PostgreSQL)', () => {
       ttftMs: 5,
       durationMs: 9,
       tokenCount: null,
-    });
-    const [, reply] = await messagesOf(conversation.id);
-    expect(reply).toMatchObject({
-      role: 'assistant',
-      status: 'aborted',
-      content: '',
-      reasoning: 'thinking',
-      toolCalls,
-      finishReason: 'tool_calls',
-      promptTokens: 11,
-      completionTokens: 7,
-      model: 'm',
-      requestId: 'req-tools',
-      ttftMs: 5,
-      durationMs: 9,
-      tokenCount: null,
-    });
+    };
+    await store.insertReply({ conversationId: conversation.id, seq, ...reply });
+    const [, stored] = await messagesOf(conversation.id);
+    expect(stored).toMatchObject({ role: 'assistant', ...reply });
   });
 
   it('appends nothing to a conversation that does not exist', async () => {

@@ -5,7 +5,7 @@ import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.j
 import { jsonApi, postConversation } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
-import { contentOf, open, post, send, sseData } from '../helpers/relay.js';
+import { chatBodiesOf, contentOf, open, post, resetEchoSimulator, send, sseData } from '../helpers/relay.js';
 
 type Json = Record<string, unknown>;
 type Message = { role: string; content: string | null };
@@ -29,16 +29,9 @@ describe('conversation integrity (e2e)', () => {
     await sim?.close();
   });
 
-  beforeEach(() => {
-    sim.configure({ outputMode: 'echo', itlMs: 0, failure: null, maxModelLen: 4096 });
-    sim.resetStats();
-  });
+  beforeEach(() => resetEchoSimulator(sim));
 
-  const chatBodies = (): Json[] =>
-    sim
-      .received()
-      .filter((r) => r.path === '/v1/chat/completions')
-      .map((r) => r.body as Json);
+  const chatBodies = (): Json[] => chatBodiesOf(sim);
 
   /** One turn, read to its end; returns what the client saw and what vLLM was sent. */
   async function turn(baseUrl: string, body: Json): Promise<{ status: number; text: string; sent: Message[] }> {

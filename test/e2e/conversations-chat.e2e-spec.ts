@@ -6,7 +6,7 @@ import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.j
 import { type ErrorBody, jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { countQueries } from '../helpers/query-count.js';
-import { contentOf, open, post, sseData, waitFor } from '../helpers/relay.js';
+import { chatBodiesOf, contentOf, open, post, resetEchoSimulator, sseData, waitFor } from '../helpers/relay.js';
 import { openTestDataSource } from '../helpers/pg.js';
 
 type Json = Record<string, unknown>;
@@ -50,16 +50,9 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
     await sim?.close();
   });
 
-  beforeEach(() => {
-    sim.configure({ outputMode: 'echo', itlMs: 0, failure: null, maxModelLen: 4096 });
-    sim.resetStats();
-  });
+  beforeEach(() => resetEchoSimulator(sim));
 
-  const chatBodies = (): Json[] =>
-    sim
-      .received()
-      .filter((r) => r.path === '/v1/chat/completions')
-      .map((r) => r.body as Json);
+  const chatBodies = (): Json[] => chatBodiesOf(sim);
 
   async function chat(body: Json): Promise<ClientTurn> {
     const before = chatBodies().length;

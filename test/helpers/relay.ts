@@ -1,3 +1,4 @@
+import type { Simulator } from '../../tools/vllm-sim/simulator.js';
 import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 
 export interface RawResponse {
@@ -124,6 +125,20 @@ export function sseData(body: string): string[] {
     .split('\n\n')
     .filter((block) => block.startsWith('data: '))
     .map((block) => block.slice('data: '.length));
+}
+
+/** The bodies of the chat completions the simulator received, oldest first. */
+export function chatBodiesOf(sim: Pick<Simulator, 'received'>): Record<string, unknown>[] {
+  return sim
+    .received()
+    .filter((r) => r.path === '/v1/chat/completions')
+    .map((r) => r.body as Record<string, unknown>);
+}
+
+/** The conversation specs' simulator before each test: echo replies, no latency, no failure, a 4,096 window. */
+export function resetEchoSimulator(sim: Pick<Simulator, 'configure' | 'resetStats'>): void {
+  sim.configure({ outputMode: 'echo', itlMs: 0, failure: null, maxModelLen: 4096 });
+  sim.resetStats();
 }
 
 /** The reply text a client assembles from a chat stream's `data:` payloads (a cut-off last event is skipped). */
