@@ -250,11 +250,16 @@ describe('chat completions with conversation_id / llm_config_id (e2e)', () => {
       );
       return rows.map((r) => r.token_count);
     };
-    // The first turn measures the template and the window if no earlier test did; its counts are stored with the
-    // reply.
+    // The first turn measures the template and the window if no earlier test did. The reply row is committed before
+    // the response ends; its counts (and the user message's) are filled in just after it.
     expect((await say(conversation.id, 'first short turn')).status).toBe(200);
-    await storedMessages(conversation.id, 2);
-    expect(await tokenCounts()).not.toContain(null);
+    let first = await tokenCounts();
+    for (let attempt = 0; attempt < 500 && (first.length < 2 || first.includes(null)); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      first = await tokenCounts();
+    }
+    expect(first).toHaveLength(2);
+    expect(first).not.toContain(null);
 
     const start = sim.received().length;
     const second = await say(conversation.id, 'second short turn');
