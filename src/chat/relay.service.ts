@@ -69,7 +69,7 @@ export class RelayService {
         outcome.status = 'error';
         outcome.error = err;
         // The failed reply is stored before the client hears of it; the upstream's error is the answer either way.
-        await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'failed reply not stored'));
+        await this.storeBeforeError(commit, 'failed');
         // Nothing was sent yet: the global filter writes the status and error body.
         throw err;
       }
@@ -215,9 +215,7 @@ export class RelayService {
       outcome.error = err;
       const appError =
         err instanceof AppError ? err : new AppError('internal', 'Internal server error', { cause: err });
-      if (commit !== undefined) {
-        await commit().catch((storeErr: unknown) => this.logger.error(storeErr, 'failed reply not stored'));
-      }
+      await this.storeBeforeError(commit, 'failed');
       endWithError(res, appError);
     } finally {
       clearImmediate(flushHeaders);
@@ -233,7 +231,7 @@ export class RelayService {
    * 503 (the filter writes it), so it retries elsewhere.
    */
   private async refuseForShutdown(commit: (() => Promise<void>) | undefined): Promise<never> {
-    await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'aborted reply not stored'));
+    await this.storeBeforeError(commit, 'aborted');
     throw shuttingDown();
   }
 
@@ -247,8 +245,16 @@ export class RelayService {
     commit: (() => Promise<void>) | undefined,
   ): Promise<void> {
     if (!stoppedByShutdown(signal) || res.writableEnded) return;
-    await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, 'aborted reply not stored'));
+    await this.storeBeforeError(commit, 'aborted');
     endWithError(res, shuttingDown());
+  }
+
+  /**
+   * Stores a failed or aborted reply before the client gets its error. The error is the answer whether or not that
+   * worked, so a store failure is only logged.
+   */
+  private async storeBeforeError(commit: (() => Promise<void>) | undefined, what: 'failed' | 'aborted'): Promise<void> {
+    await commit?.().catch((storeErr: unknown) => this.logger.error(storeErr, `${what} reply not stored`));
   }
 
   /**
