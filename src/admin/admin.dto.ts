@@ -1,33 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayUnique,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { ApiKey } from '../auth/api-key.entity.js';
+import { IsIntInRange, IsNonEmptyString } from '../common/decorators/validation.decorator.js';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../common/principal.js';
 import { PageQueryDto } from '../conversations/conversation.dto.js';
 import { unixSeconds } from '../common/time.js';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(256)
+  @IsNonEmptyString(256)
   username: string;
 
   @ApiProperty({ format: 'password' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1024)
+  @IsNonEmptyString(1024)
   password: string;
 }
 
@@ -52,9 +38,7 @@ export class AdminConversationQueryDto extends PageQueryDto {
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'billing-service', maxLength: 256 })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(256)
+  @IsNonEmptyString(256)
   name: string;
 
   @ApiPropertyOptional({ enum: API_KEY_SCOPES, isArray: true, default: ['chat'] })
@@ -67,8 +51,7 @@ export class CreateApiKeyDto {
   @ApiPropertyOptional({ description: 'Unix seconds, in the future; omitted: never expires', type: Number })
   @IsOptional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsIntInRange(1)
   expires_at?: number;
 
   @ApiPropertyOptional({
@@ -78,9 +61,7 @@ export class CreateApiKeyDto {
     maximum: 1_000_000,
   })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IsIntInRange(1, 1_000_000)
   rate_limit_rpm?: number;
 
   @ApiPropertyOptional({
@@ -90,9 +71,7 @@ export class CreateApiKeyDto {
     maximum: 100_000,
   })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(100_000)
+  @IsIntInRange(1, 100_000)
   max_concurrent?: number;
 }
 

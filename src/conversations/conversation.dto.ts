@@ -1,18 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsInt,
-  IsObject,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-  ValidateBy,
-  ValidateIf,
-} from 'class-validator';
+import { IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateBy } from 'class-validator';
+import { IfPresent, IsIntInRange, IsNonEmptyString } from '../common/decorators/validation.decorator.js';
 import { unixSeconds } from '../common/time.js';
 import { CHAT_MESSAGE_STATUSES, type ChatMessage, type ChatMessageStatus } from './chat-message.entity.js';
 import type { Conversation } from './conversation.entity.js';
@@ -61,7 +50,7 @@ export class CreateConversationDto {
   llm_config_id?: string | null;
 
   @ApiPropertyOptional(METADATA_DOC)
-  @ValidateIf((_object: object, value: unknown) => value !== undefined)
+  @IfPresent()
   @IsObject()
   @IsMetadata()
   metadata?: Record<string, string>;
@@ -74,16 +63,12 @@ export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IsIntInRange(1, 100)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `next_cursor` of the previous page' })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(512)
+  @IsNonEmptyString(512)
   after?: string;
 }
 

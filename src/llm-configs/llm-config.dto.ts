@@ -1,20 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
-  IsInt,
-  IsNumber,
   IsObject,
   IsOptional,
   IsString,
-  Max,
   MaxLength,
-  Min,
-  MinLength,
   ValidateBy,
-  ValidateIf,
   type ValidationOptions,
 } from 'class-validator';
 import type { LlmConfig } from './llm-config.entity.js';
+import {
+  IfPresent,
+  IsIntInRange,
+  IsNonEmptyString,
+  IsNumberInRange,
+} from '../common/decorators/validation.decorator.js';
 import { EXTENSION_FIELDS } from '../common/extension-fields.js';
 import { unixSeconds } from '../common/time.js';
 
@@ -55,36 +55,26 @@ function IsExtraParams(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-/** Present means not null: for fields that have a value in every row. */
-const IfPresent = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== undefined);
-
 /** Every setting but the name; `null` clears a nullable one. */
 class LlmConfigSettingsDto {
   @ApiPropertyOptional({ example: 'meta-llama/Llama-3.1-8B-Instruct', nullable: true, type: String })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(512)
+  @IsNonEmptyString(512)
   model?: string | null;
 
   @ApiPropertyOptional({ example: 0.7, minimum: 0, maximum: 2, nullable: true, type: Number })
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(2)
+  @IsNumberInRange(0, 2)
   temperature?: number | null;
 
   @ApiPropertyOptional({ example: 0.9, minimum: 0, maximum: 1, nullable: true, type: Number })
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(Number.MIN_VALUE)
-  @Max(1)
+  @IsNumberInRange(Number.MIN_VALUE, 1)
   top_p?: number | null;
 
   @ApiPropertyOptional({ example: 512, minimum: 1, nullable: true, type: Number })
   @IsOptional()
-  @IsInt()
-  @Min(1)
+  @IsIntInRange(1)
   max_tokens?: number | null;
 
   @ApiPropertyOptional({
@@ -117,9 +107,7 @@ class LlmConfigSettingsDto {
 
 export class CreateLlmConfigDto extends LlmConfigSettingsDto {
   @ApiProperty({ example: 'support-bot', maxLength: 128, description: 'Unique' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsNonEmptyString(128)
   name: string;
 }
 
@@ -127,9 +115,7 @@ export class CreateLlmConfigDto extends LlmConfigSettingsDto {
 export class UpdateLlmConfigDto extends LlmConfigSettingsDto {
   @ApiPropertyOptional({ example: 'support-bot', maxLength: 128 })
   @IfPresent()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsNonEmptyString(128)
   name?: string;
 }
 
