@@ -101,34 +101,19 @@ function setup(
   return { relay, res, exchange, send, shutdown };
 }
 
-function jsonAnswer(body: Buffer): UpstreamJson {
+/** What every answer of the fake upstream has: a 200 from one upstream, dispatched and answered at once. */
+function answered(contentType: string): Omit<UpstreamJson, 'kind' | 'body' | 'receivedAt'> {
   const now = performance.now();
-  return {
-    kind: 'json',
-    status: 200,
-    contentType: 'application/json',
-    upstream: 'http://u',
-    attemptId: 'req-1',
-    dispatchedAt: now,
-    headersAt: now,
-    receivedAt: now,
-    body,
-  };
+  return { status: 200, contentType, upstream: 'http://u', attemptId: 'req-1', dispatchedAt: now, headersAt: now };
+}
+
+function jsonAnswer(body: Buffer): UpstreamJson {
+  const head = answered('application/json');
+  return { ...head, kind: 'json', receivedAt: head.headersAt, body };
 }
 
 function streamAnswer(source: AsyncIterable<SseEvent>, cancel = jest.fn()): UpstreamStream {
-  const now = performance.now();
-  return {
-    kind: 'stream',
-    status: 200,
-    contentType: 'text/event-stream; charset=utf-8',
-    upstream: 'http://u',
-    attemptId: 'req-1',
-    dispatchedAt: now,
-    headersAt: now,
-    batches: oneByOne(source),
-    cancel,
-  };
+  return { ...answered('text/event-stream; charset=utf-8'), kind: 'stream', batches: oneByOne(source), cancel };
 }
 
 async function* sourceOf(frames: readonly SseEvent[]): AsyncGenerator<SseEvent> {
