@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { exitOnInterrupt, runCommand } from '../common/cli-main.js';
 import { renderChart } from './chart.js';
 import { CliError, type CliOptions, parseCli, USAGE } from './cli.js';
 import { errorMessage, requestJson } from './client.js';
@@ -166,36 +167,13 @@ function endpoints(opts: CliOptions, sut: SystemUnderTest | undefined): Endpoint
   };
 }
 
-async function main(): Promise<number> {
-  let opts: CliOptions | undefined;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    process.stderr.write(`bench: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === undefined) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-
+async function bench(opts: CliOptions): Promise<number> {
   const bar = new ProgressBar(opts.progress);
   const log = (line: string): void => bar.log(line);
   const startedAt = new Date();
   const loadAvgAtStart = loadavg();
   let sut: SystemUnderTest | undefined;
-  let interrupted = false;
-  const onSignal = (): void => {
-    if (interrupted) return;
-    interrupted = true;
-    bar.stop();
-    process.stderr.write('\n[bench] interrupted, stopping…\n');
-    const stopped = sut?.stop() ?? Promise.resolve();
-    void stopped.finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interruption = exitOnInterrupt('bench', bar, () => sut?.stop());
 
   const outDir = resolve(ROOT, opts.outDir);
   await mkdir(outDir, { recursive: true });
@@ -272,14 +250,8 @@ async function main(): Promise<number> {
     return missed ? 1 : 0;
   } finally {
     bar.stop();
-    if (sut !== undefined && !interrupted) await sut.stop();
+    if (sut !== undefined && !interruption.interrupted) await sut.stop();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runCommand({ name: 'bench', usage: USAGE, parse: parseCli, UsageError: CliError, run: bench });

@@ -11,6 +11,7 @@ import { errorMessage, requestJson } from '../bench/client.js';
 import { newProgress, ProgressBar } from '../bench/progress.js';
 import { firstModel } from '../bench/run.js';
 import { BENCH_API_KEY, ROOT, spawnSystem, type SystemUnderTest } from '../bench/spawn.js';
+import { exitOnInterrupt, runCommand } from '../common/cli-main.js';
 import { CliError, parseCli, type SoakOptions, USAGE } from './cli.js';
 import { buildRows, parseProbe, renderChart, type SoakRun, toMarkdown } from './report.js';
 import { newCounters, runTraffic } from './traffic.js';
@@ -23,20 +24,7 @@ const SIM_TTFT_MS = 20;
 /** A full GC of a heap of this size takes well under a second. */
 const GC_WAIT_MS = 1_500;
 
-async function main(): Promise<number> {
-  let opts: SoakOptions | undefined;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    process.stderr.write(`soak: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === undefined) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-
+async function soak(opts: SoakOptions): Promise<number> {
   const bar = new ProgressBar(opts.progress, process.stderr, 'soak');
   const log = (line: string): void => bar.log(`[soak] ${line}`);
   const startedAt = new Date();
@@ -51,16 +39,7 @@ async function main(): Promise<number> {
   const probeFile = join(outDir, 'probe.jsonl');
 
   let sut: SystemUnderTest | undefined;
-  let interrupted = false;
-  const onSignal = (): void => {
-    if (interrupted) return;
-    interrupted = true;
-    bar.stop();
-    process.stderr.write('\n[soak] interrupted, stopping…\n');
-    void (sut?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interruption = exitOnInterrupt('soak', bar, () => sut?.stop());
 
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency * 2 });
   try {
@@ -164,7 +143,7 @@ async function main(): Promise<number> {
   } finally {
     bar.stop();
     agent.destroy();
-    if (sut !== undefined && !interrupted) await sut.stop();
+    if (sut !== undefined && !interruption.interrupted) await sut.stop();
   }
 }
 
@@ -185,10 +164,4 @@ function gaugeSum(text: string, name: string): number | undefined {
   return total;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`soak: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runCommand({ name: 'soak', usage: USAGE, parse: parseCli, UsageError: CliError, run: soak });
