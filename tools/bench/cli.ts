@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../common/cli-flags.js';
 import type { LoadShape } from './load.js';
 import { findScenario, type Scenario, SCENARIOS } from './scenarios.js';
 import { parseSlo, type Slo } from './stats.js';
@@ -87,12 +87,7 @@ export function parseCli(argv: readonly string[]): CliOptions | undefined {
       args.push(arg);
     }
   }
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(args).values;
-  } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parse(args);
   if (values.help === true) return undefined;
 
   const spawn = values.spawn === true;
@@ -251,12 +246,10 @@ function integer(flag: string, text: string | undefined, min = 1): number | unde
   return n;
 }
 
-function parse(args: string[]) {
-  return parseArgs({
+function parse(args: readonly string[]) {
+  return parseFlags(
     args,
-    strict: true,
-    allowPositionals: false,
-    options: {
+    {
       spawn: { type: 'boolean' },
       target: { type: 'string' },
       direct: { type: 'string' },
@@ -287,5 +280,6 @@ function parse(args: string[]) {
       'pg-no-fsync': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    CliError,
+  );
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../common/cli-flags.js';
 
 export const USAGE = `npm run soak -- [flags]
 
@@ -51,12 +51,7 @@ export function defaultRowEvery(durationS: number): number {
 
 /** The options, or undefined for --help. */
 export function parseCli(argv: readonly string[]): SoakOptions | undefined {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parse(argv);
   if (values.help === true) return undefined;
   const duration = (flag: string, raw: string | undefined, fallback: number): number => {
     if (raw === undefined) return fallback;
@@ -87,11 +82,9 @@ export function parseCli(argv: readonly string[]): SoakOptions | undefined {
 }
 
 function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
+  return parseFlags(
+    argv,
+    {
       duration: { type: 'string' },
       concurrency: { type: 'string' },
       'row-every': { type: 'string' },
@@ -103,5 +96,6 @@ function parse(argv: readonly string[]) {
       'no-progress': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    CliError,
+  );
 }

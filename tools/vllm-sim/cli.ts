@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../common/cli-flags.js';
 import { OptionsError, parseFailureSpec } from './options.js';
 import type { SimulatorOptions } from './simulator.js';
 
@@ -49,13 +49,7 @@ function toNumber(name: string, text: string): number {
 
 /** Flags win over env variables; value ranges are checked later by startSimulator. */
 export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CliResult {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    throw new OptionsError(e instanceof Error ? e.message : String(e));
-  }
-  const { values } = parsed;
+  const values = parse(argv);
   const pick = (flag: string, envName: string): string | undefined => {
     const v = values[flag as keyof typeof values];
     if (typeof v === 'string') return v;
@@ -82,11 +76,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
 }
 
 function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
+  return parseFlags(
+    argv,
+    {
       port: { type: 'string' },
       host: { type: 'string' },
       'served-model-name': { type: 'string', multiple: true },
@@ -103,5 +95,6 @@ function parse(argv: readonly string[]) {
       'api-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    OptionsError,
+  );
 }
