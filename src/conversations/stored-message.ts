@@ -1,15 +1,15 @@
 import { AppError } from '../common/errors/app-error.js';
 import type { JsonObject } from '../common/json.js';
+import type { ChatMessage } from './chat-message.entity.js';
 
-/** The columns of a message that come from the OpenAI message object itself. */
-export interface MessageFields {
-  role: string;
-  content: string;
-  contentParts: object[] | null;
-  toolCalls: object[] | null;
-  toolCallId: string | null;
-  name: string | null;
-}
+/**
+ * The columns of a message that come from the OpenAI message object itself: what a request's message is stored as,
+ * and all that vLLM gets back of a stored one.
+ */
+export type MessageFields = Pick<
+  ChatMessage,
+  'role' | 'content' | 'contentParts' | 'toolCalls' | 'toolCallId' | 'name'
+>;
 
 /** A chat request's message as it will be stored: nothing the client sent is dropped. */
 export function fromRequestMessage(message: JsonObject): MessageFields {

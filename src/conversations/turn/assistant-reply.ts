@@ -1,17 +1,14 @@
 import { isJsonObject, type JsonObject } from '../../common/json.js';
+import type { ChatMessage } from '../chat-message.entity.js';
 
-/** What a conversation stores of one assistant reply, from a JSON answer or from the relayed stream. */
-export interface AssistantReply {
-  content: string;
-  reasoning: string | null;
-  toolCalls: ToolCall[] | null;
-  finishReason: string | null;
-  promptTokens: number | null;
-  completionTokens: number | null;
-  model: string | null;
-  /** vLLM's in-stream error report, when the stream carried one. */
-  error: string | null;
-}
+/**
+ * What a conversation stores of one assistant reply, from a JSON answer or from the relayed stream; `error` (vLLM's
+ * in-stream error report, when the stream carried one) decides the stored status.
+ */
+export type AssistantReply = Pick<
+  ChatMessage,
+  'content' | 'reasoning' | 'finishReason' | 'promptTokens' | 'completionTokens' | 'model'
+> & { toolCalls: ToolCall[] | null; error: string | null };
 
 export interface ToolCall {
   id?: string;

@@ -1,9 +1,7 @@
-/** One stored message as truncation sees it: its place in the conversation, its role and its size in tokens. */
-export interface HistoryEntry {
-  readonly seq: number;
-  readonly role: string;
-  readonly tokens: number;
-}
+import type { StoredMessage } from './message-store.js';
+
+/** One stored message as truncation sees it: its size in tokens is known, stored or counted by this turn. */
+export type HistoryEntry = Readonly<Pick<StoredMessage, 'seq' | 'role'> & { tokens: number }>;
 
 export interface ContextBudget {
   /** The model's context window (`max_model_len`). */

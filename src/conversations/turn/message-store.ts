@@ -4,20 +4,17 @@ import type { Repository } from 'typeorm';
 import { ChatMessage, type ChatMessageStatus } from '../chat-message.entity.js';
 import { Conversation } from '../conversation.entity.js';
 import type { MessageFields } from '../stored-message.js';
+import type { AssistantReply } from './assistant-reply.js';
 
-/** A stored message as a conversation turn reads it. */
-export interface HistoryMessage extends MessageFields {
-  seq: number;
-  status: ChatMessageStatus;
-  tokenCount: number | null;
-}
+/** A stored message as a conversation turn reads it: its place, how it ended, and vLLM's count when there is one. */
+export type StoredMessage = MessageFields & Pick<ChatMessage, 'seq' | 'status' | 'tokenCount'>;
 
 export interface TurnContext {
   llmConfigId: string | null;
   /** The first seq turns send (see `planContext`). */
   contextStartSeq: number;
   /** Oldest first, from the context start on. */
-  history: HistoryMessage[];
+  history: StoredMessage[];
   /** False when messages after the context start were left out by the read's bounds (rows or bytes). */
   complete: boolean;
   /** The conversation's highest seq handed out, when it was read. */
@@ -30,26 +27,12 @@ export interface HistoryBounds {
   bytes: number;
 }
 
-export interface NewMessage extends MessageFields {
-  tokenCount: number | null;
-}
+/** A request's message as `appendTurn` stores it: its seq comes from the statement, and it is complete. */
+export type NewMessage = Omit<StoredMessage, 'seq' | 'status'>;
 
-export interface ReplyRow {
-  conversationId: string;
-  seq: number;
-  status: ChatMessageStatus;
-  content: string;
-  reasoning: string | null;
-  toolCalls: object[] | null;
-  finishReason: string | null;
-  promptTokens: number | null;
-  completionTokens: number | null;
-  model: string | null;
-  requestId: string | null;
-  ttftMs: number | null;
-  durationMs: number | null;
-  tokenCount: number | null;
-}
+/** The assistant row `insertReply` writes: the reply's own columns, and what the turn knows of it. */
+export type ReplyRow = Omit<AssistantReply, 'error'> &
+  Pick<ChatMessage, 'conversationId' | 'seq' | 'status' | 'requestId' | 'ttftMs' | 'durationMs' | 'tokenCount'>;
 
 interface HistoryRow {
   llm_config_id: string | null;
@@ -112,7 +95,7 @@ export class MessageStore {
     );
     const first = rows[0];
     if (first === undefined) return null;
-    const history: HistoryMessage[] = [];
+    const history: StoredMessage[] = [];
     for (const row of rows) {
       if (row.seq === null) continue;
       history.push({

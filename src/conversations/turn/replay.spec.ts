@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ChatMessageStatus } from '../chat-message.entity.js';
-import type { HistoryMessage } from './message-store.js';
+import type { StoredMessage } from './message-store.js';
 import { replayedHistory } from './replay.js';
 
 /**
  * Stored messages from words `role:content`, oldest first; a message that is not complete ends in `/status`
  * (`assistant:/error` is a failed reply with no content).
  */
-function stored(thread: string): HistoryMessage[] {
+function stored(thread: string): StoredMessage[] {
   return thread.split(' ').map((word, i) => {
     const [role = '', rest = ''] = word.split(':');
     const [content = '', status = 'complete'] = rest.split('/');

@@ -1,4 +1,4 @@
-import type { HistoryMessage } from './message-store.js';
+import type { StoredMessage } from './message-store.js';
 
 /**
  * The stored messages a later turn sends back to the model, so that a thread stays well-formed after failures.
@@ -13,9 +13,9 @@ import type { HistoryMessage } from './message-store.js';
  * Messages before the first user message (a conversation that starts with an assistant greeting) follow the second
  * rule alone.
  */
-export function replayedHistory(history: readonly HistoryMessage[]): HistoryMessage[] {
-  const kept: HistoryMessage[] = [];
-  let exchange: HistoryMessage[] = [];
+export function replayedHistory(history: readonly StoredMessage[]): StoredMessage[] {
+  const kept: StoredMessage[] = [];
+  let exchange: StoredMessage[] = [];
   let answered = true;
   const close = (): void => {
     if (answered) for (const message of exchange) if (isShownReply(message)) kept.push(message);
@@ -34,7 +34,7 @@ export function replayedHistory(history: readonly HistoryMessage[]): HistoryMess
 }
 
 /** False for an assistant row the model did not really say: failed, or aborted before any content. */
-function isShownReply(message: HistoryMessage): boolean {
+function isShownReply(message: StoredMessage): boolean {
   if (message.role !== 'assistant' || message.status === 'complete') return true;
   if (message.status === 'error') return false;
   return message.content !== '' || message.toolCalls !== null || message.contentParts !== null;

@@ -3,7 +3,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import type { JsonObject } from '../../common/json.js';
 import { toUpstreamMessage } from '../stored-message.js';
 import { type ContextBudget, planContext } from './context-window.js';
-import type { HistoryMessage } from './message-store.js';
+import type { StoredMessage } from './message-store.js';
 import { TokenCounter, TokenizeLimiter, userMessageUpperBound } from './token-counter.js';
 
 export interface BudgetInput {
@@ -12,7 +12,7 @@ export interface BudgetInput {
   reserveTokens: number;
   system: readonly JsonObject[];
   /** The replayed history from the conversation's context start, oldest first. */
-  history: readonly HistoryMessage[];
+  history: readonly StoredMessage[];
   /** Whether `history` reaches the context start (the read's bounds left nothing out). */
   complete: boolean;
   /** The conversation's highest seq at read time: a cut that keeps nothing starts after it. */
@@ -25,7 +25,7 @@ export interface BudgetInput {
 
 export interface BudgetResult {
   /** The history to send. */
-  kept: HistoryMessage[];
+  kept: StoredMessage[];
   /** The conversation's new context start when this turn cut, else undefined. */
   newContextStart: number | undefined;
   /** The new messages' exact counts when they were counted (in order), else null each. */
