@@ -87,6 +87,25 @@ async function startChild(cwd: string, env: Record<string, string>): Promise<Gat
   };
 }
 
+/**
+ * A stream stalled upstream, SIGTERM, and once the drain has begun a second SIGTERM: how the gateway exited, and how
+ * long after the second signal.
+ */
+async function sigtermTwice(gateway: GatewayChild): Promise<{ exit: Exit; afterSecondMs: number }> {
+  const request = open(gateway.url, '/v1/chat/completions', {
+    messages: [{ role: 'user', content: 'stalls' }],
+    stream: true,
+  });
+  await request.response;
+  gateway.child.kill('SIGTERM');
+  // In cluster mode a worker's line: the primary has told it, and it is draining.
+  await gateway.logged('shutting down: draining in-flight requests');
+  const secondAt = performance.now();
+  gateway.child.kill('SIGTERM');
+  const exit = await gateway.exit;
+  return { exit, afterSecondMs: exit.at - secondAt };
+}
+
 interface StoredMessage {
   conversation_id: string;
   role: string;
@@ -131,9 +150,21 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('lets fast streams finish, ends stalled ones with an error event and [DONE], stores every turn, exits 0', async () => {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+  /** The built gateway for one test, on the simulator; whatever the test's outcome, no process is left behind. */
+  async function withGateway(
+    env: Record<string, string>,
+    test: (gateway: GatewayChild) => Promise<void>,
+  ): Promise<void> {
+    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, ...env });
     try {
+      await test(gateway);
+    } finally {
+      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+    }
+  }
+
+  it('lets fast streams finish, ends stalled ones with an error event and [DONE], stores every turn, exits 0', () =>
+    withGateway({ SHUTDOWN_GRACE_MS: String(GRACE_MS) }, async (gateway) => {
       const call = jsonApi(gateway.url);
       const conversations = await Promise.all(Array.from({ length: STREAMS }, () => postConversation(call)));
       const stalled = (i: number): boolean => i % 2 === 1;
@@ -226,14 +257,10 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
         { status: 'aborted', n: STREAMS / 2 },
         { status: 'complete', n: STREAMS / 2 },
       ]);
-    } finally {
-      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
-    }
-  });
+    }));
 
-  it('answers a non-streamed request still waiting at the end of the grace period with a 503, its turn stored', async () => {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '1000' });
-    try {
+  it('answers a non-streamed request still waiting at the end of the grace period with a 503, its turn stored', () =>
+    withGateway({ SHUTDOWN_GRACE_MS: '1000' }, async (gateway) => {
       sim.configure({ ttftMs: 60_000 });
       const conversation = await postConversation(jsonApi(gateway.url));
       const pending = post(gateway.url, '/v1/chat/completions', {
@@ -255,14 +282,10 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
         ['assistant', 'aborted'],
       ]);
       expect(sim.counters()).toMatchObject({ inFlight: 0, aborted: 1 });
-    } finally {
-      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
-    }
-  });
+    }));
 
-  it('in cluster mode, drains every worker the same way and the primary exits 0', async () => {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '1500', GATEWAY_WORKERS: '2' });
-    try {
+  it('in cluster mode, drains every worker the same way and the primary exits 0', () =>
+    withGateway({ SHUTDOWN_GRACE_MS: '1500', GATEWAY_WORKERS: '2' }, async (gateway) => {
       const request = open(gateway.url, '/v1/chat/completions', {
         messages: [{ role: 'user', content: 'stalls' }],
         stream: true,
@@ -280,51 +303,21 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
       expect(JSON.parse(events.at(-2) ?? '{}')).toMatchObject({ error: { message: SHUTTING_DOWN } });
       expect(await gateway.exit).toMatchObject({ code: 0, signal: null });
       expect(sim.counters()).toMatchObject({ inFlight: 0, aborted: 1 });
-    } finally {
-      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
-    }
-  });
+    }));
 
-  it('in cluster mode, a second SIGTERM to the primary stops the workers at once', async () => {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '60000', GATEWAY_WORKERS: '2' });
-    try {
-      const request = open(gateway.url, '/v1/chat/completions', {
-        messages: [{ role: 'user', content: 'stalls' }],
-        stream: true,
-      });
-      await request.response;
-      gateway.child.kill('SIGTERM');
-      // A worker's line: the primary has told it, and it is draining.
-      await gateway.logged('shutting down: draining in-flight requests');
-      const secondAt = performance.now();
-      gateway.child.kill('SIGTERM');
-      const exit = await gateway.exit;
+  it('in cluster mode, a second SIGTERM to the primary stops the workers at once', () =>
+    withGateway({ SHUTDOWN_GRACE_MS: '60000', GATEWAY_WORKERS: '2' }, async (gateway) => {
+      const { exit, afterSecondMs } = await sigtermTwice(gateway);
       expect(exit.code).toBe(1);
-      expect(exit.at - secondAt).toBeLessThan(5_000);
+      expect(afterSecondMs).toBeLessThan(5_000);
       await waitFor(() => sim.counters().inFlight === 0, 'the killed worker to release vLLM', 10_000);
-    } finally {
-      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
-    }
-  });
+    }));
 
-  it('exits at once on a second SIGTERM', async () => {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_MS: '60000' });
-    try {
-      const request = open(gateway.url, '/v1/chat/completions', {
-        messages: [{ role: 'user', content: 'stalls' }],
-        stream: true,
-      });
-      await request.response;
-      gateway.child.kill('SIGTERM');
-      await gateway.logged('shutting down: draining in-flight requests');
-      const secondAt = performance.now();
-      gateway.child.kill('SIGTERM');
-      const exit = await gateway.exit;
+  it('exits at once on a second SIGTERM', () =>
+    withGateway({ SHUTDOWN_GRACE_MS: '60000' }, async (gateway) => {
+      const { exit, afterSecondMs } = await sigtermTwice(gateway);
       expect(exit.code).toBe(1);
-      expect(exit.at - secondAt).toBeLessThan(5_000);
+      expect(afterSecondMs).toBeLessThan(5_000);
       expect(gateway.stderr()).toContain('second SIGTERM');
-    } finally {
-      if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
-    }
-  });
+    }));
 });
