@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { type ApiResponse, jsonApi } from '../factories/api.js';
+import { collectPageErrors, launchChromium, screenshotter } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-
-/**
- * Debian's package (`apt-get install chromium`); playwright-core downloads no browser. CHROMIUM_PATH points the test
- * at another Chromium build, e.g. on a developer's machine.
- */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-output', 'admin-ui');
 
 const ADMIN_USER = 'ops';
 const ADMIN_PASSWORD = 'ui-test-password-7c1e9a';
@@ -26,11 +19,6 @@ const QUESTION = `Where is order ${ORDER}?`;
 
 type Json = Record<string, unknown>;
 
-interface Answer {
-  status: number;
-  body: Json;
-}
-
 /**
  * The admin web UI in headless Chromium against the real gateway (auth on, admin login configured), the simulator
  * and PostgreSQL. The steps run in order and share one signed-in page, as an operator would use it: each `it` is one
@@ -40,9 +28,8 @@ describe('admin web UI in a real browser (e2e)', () => {
   let stack: Stack;
   let browser: Browser;
   let page: Page;
-  /** Errors the page itself reported: a script that failed, or a file the CSP blocked. */
   const pageErrors: string[] = [];
-  let shot = 0;
+  const screenshot = screenshotter(() => page, 'admin-ui', { fullPage: true });
 
   // Set by the steps, read by the later ones.
   let configId = '';
@@ -51,30 +38,15 @@ describe('admin web UI in a real browser (e2e)', () => {
   let jwt = '';
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `The admin UI browser test needs Chromium at ${CHROMIUM}. Install it with ` +
-          '`sudo apt-get install chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
-      );
-    }
-    // Only this run's pictures: a step that stops being reached leaves no stale one behind.
-    rmSync(SCREENSHOTS, { recursive: true, force: true });
-    mkdirSync(SCREENSHOTS, { recursive: true });
     stack = await startStack({
       env: { ENABLE_AUTH: 'true', ADMIN_USERNAME: ADMIN_USER, ADMIN_PASSWORD, JWT_SECRET, JWT_EXPIRES_IN: '15m' },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.gateway.url });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (message) => {
-      // Chromium also reports every 4xx fetch as a console error: the wrong password's 401 is one the test wants.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        pageErrors.push(message.text());
-      }
-    });
+    collectPageErrors(page, pageErrors);
   });
 
   afterAll(async () => {
@@ -82,22 +54,9 @@ describe('admin web UI in a real browser (e2e)', () => {
     await stack?.close();
   });
 
-  const screenshot = (name: string): Promise<Buffer> =>
-    page.screenshot({ path: join(SCREENSHOTS, `${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
-
   /** A call as a client with `key` would make it, outside the browser. */
-  async function asClient(key: string, method: string, path: string, body?: Json): Promise<Answer> {
-    const res = await fetch(`${stack.gateway.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
-  }
+  const asClient = (key: string, method: string, path: string, body?: Json): Promise<ApiResponse> =>
+    jsonApi(stack.gateway.url, { authorization: `Bearer ${key}` })(method, path, body);
 
   const loginForm = (): Locator => page.getByRole('button', { name: 'Sign in' });
 

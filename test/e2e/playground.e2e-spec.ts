@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, Locator, Page } from 'playwright-core';
+import { jsonApi, type JsonApi } from '../factories/api.js';
 import { collectPageErrors, launchChromium, screenshotter } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -14,8 +15,6 @@ const SHORT = `Hello ${RUN}, please tell me about parcels and how they travel ac
 const LONG = `Story ${RUN}: ${Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ')}`;
 const CONFIG_NAME = `terse-${RUN}`;
 const SYSTEM_PROMPT = 'You answer in one short sentence.';
-
-type Json = Record<string, unknown>;
 
 interface StoredMessage {
   role: string;
@@ -36,9 +35,12 @@ describe('chat playground in a real browser (e2e)', () => {
   const screenshot = screenshotter(() => page, 'playground');
   let conversationId = '';
   let configId = '';
+  /** Calls as a client with the key would make them, outside the browser. */
+  let asClient: JsonApi;
 
   beforeAll(async () => {
     stack = await startStack({ env: { ENABLE_AUTH: 'true', API_KEY: CLIENT_KEY }, simulator: { itlMs: ITL_MS } });
+    asClient = jsonApi(stack.gateway.url, { authorization: `Bearer ${CLIENT_KEY}` });
     const config = await asClient('POST', '/v1/llm-configs', { name: CONFIG_NAME, system_prompt: SYSTEM_PROMPT });
     configId = String(config.body['id']);
     browser = await launchChromium();
@@ -51,19 +53,6 @@ describe('chat playground in a real browser (e2e)', () => {
     await browser?.close();
     await stack?.close();
   });
-
-  async function asClient(method: string, path: string, body?: Json): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${stack.gateway.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${CLIENT_KEY}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
-  }
 
   async function storedMessages(id: string): Promise<StoredMessage[]> {
     const conversation = await asClient('GET', `/v1/conversations/${id}`);

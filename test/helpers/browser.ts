@@ -41,8 +41,9 @@ export function screenshotter(
 }
 
 /**
- * Collects what the page itself reports as wrong: a script that failed, or a file the CSP blocked. Chromium also
- * reports every 4xx fetch as a console error ("Failed to load resource"); those are left out, as tests ask for some.
+ * Collects what the page itself reports as wrong: a script that failed, a file the CSP blocked, or a stylesheet or
+ * script of its own that did not load. Chromium also reports every 4xx fetch as a console error ("Failed to load
+ * resource"); those are left out, as tests ask for some, so a missing file is caught by its answer instead.
  */
 export function collectPageErrors(page: Page, errors: string[]): void {
   page.on('pageerror', (err) => errors.push(err.message));
@@ -50,5 +51,10 @@ export function collectPageErrors(page: Page, errors: string[]): void {
     if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
       errors.push(message.text());
     }
+  });
+  page.on('response', (res) => {
+    const type = res.request().resourceType();
+    if (res.status() >= 400 && (type === 'stylesheet' || type === 'script'))
+      errors.push(`${res.status()} ${res.url()}`);
   });
 }
