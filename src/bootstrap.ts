@@ -5,11 +5,13 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
+import { RouteAccess } from './auth/route-access.js';
 import { ChatFastLane } from './chat/chat-fast-lane.js';
 import { ADMIN_SECURITY, API_KEY_SECURITY } from './common/decorators/auth.decorator.js';
 import { OpenAiErrorDto } from './common/errors/error-body.dto.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { AllExceptionsFilter, expressErrorHandler } from './common/filters/all-exceptions.filter.js';
+import { deferContinue } from './common/http/expect-continue.js';
 import { jsonDepthGuard } from './common/http/json-body.js';
 import { corsMiddleware, securityHeaders } from './common/http/security-headers.js';
 import { createHttpLogger } from './common/logging/http-logger.js';
@@ -50,6 +52,9 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   app.use(headers.middleware);
   const cors = corsMiddleware(config.corsOrigins);
   if (cors !== undefined) app.use(cors);
+  // Expect: 100-continue is answered here, after the route's access check, since the parser would read the body
+  // before the guard runs; the answer carries the request id and the security headers like any other.
+  app.use(app.get(RouteAccess).continueGate());
   app.useBodyParser('json', { limit: config.bodyLimit });
   // Right after the parser, before anything (class-transformer) recurses over the body; Nest reserves body-parser's
   // `verify` hook, so the parsed value is walked, at most JSON_MAX_DEPTH levels down.
@@ -62,6 +67,8 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
   const server = app.getHttpServer();
   applyServerLimits(server, config.limits);
   app.get(ChatFastLane).install(server, requestLogger, headers.fastLane);
+  // node would say 100 Continue before any listener runs; the fast lane and the continue gate say it once admitted.
+  deferContinue(server);
   // In front of the fast lane and Express: it refuses new requests once shutdown starts. main.ts handles the signals
   // (drain, then app.close(), then exit 0) instead of Nest's shutdown hooks, which re-raise the signal.
   app.get(ShutdownService).install(app.getHttpServer(), requestLogger);

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import type { AuthRequirement } from '../common/decorators/auth.decorator.js';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -8,6 +9,21 @@ import type { ResponseEnd } from './key-gate.js';
 import { ANONYMOUS, type Principal } from '../common/principal.js';
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** Requests admitted before their body was read, with what they were admitted for (entries go with their request). */
+const admittedAhead = new WeakMap<
+  IncomingMessage,
+  { readonly requirement: AuthRequirement; readonly principal: Principal }
+>();
+
+/** What a handler that declares no requirement gets, whoever checks it. */
+export function closedRoute(): AppError {
+  return new AppError('forbidden', 'This route declares no access requirement, so it is closed.');
+}
+
+function sameRequirement(a: AuthRequirement, b: AuthRequirement): boolean {
+  return a.kind === b.kind && (a.kind !== 'api-key' || b.kind !== 'api-key' || a.scope === b.scope);
+}
 
 /**
  * The one access policy: what a route requires (its `@Public()` / `@Auth(...)` metadata) and the request's
@@ -48,6 +64,23 @@ export class AccessPolicy {
       case 'admin':
         return this.admin.authenticate(bearer(authorization, 'admin token'));
     }
+  }
+
+  /**
+   * `authorize` for a request whose body has not been read yet (`Expect: 100-continue`, ahead of Express' body
+   * parser). The guard later takes the principal from here for the same requirement: authorizing the request again
+   * would spend a second rate-limit token and hold a second concurrency slot for its one response.
+   */
+  authorizeAhead(requirement: AuthRequirement, req: IncomingMessage, response: ResponseEnd): void {
+    const principal = this.authorize(requirement, req.headers.authorization, response);
+    admittedAhead.set(req, { requirement, principal });
+  }
+
+  /** The guard's check: the principal `authorizeAhead` admitted for this same requirement, else `authorize`. */
+  authorizeRequest(requirement: AuthRequirement, req: IncomingMessage, response: ResponseEnd): Principal {
+    const ahead = admittedAhead.get(req);
+    if (ahead !== undefined && sameRequirement(ahead.requirement, requirement)) return ahead.principal;
+    return this.authorize(requirement, req.headers.authorization, response);
   }
 }
 

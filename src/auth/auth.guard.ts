@@ -2,8 +2,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AUTH_REQUIREMENT, type AuthRequirement } from '../common/decorators/auth.decorator.js';
-import { AppError } from '../common/errors/app-error.js';
-import { AccessPolicy } from './access-policy.js';
+import { AccessPolicy, closedRoute } from './access-policy.js';
 import './request-principal.js';
 
 /** The requirement a handler declares (on itself, else on its controller); undefined when it declares none. */
@@ -29,12 +28,10 @@ export class AuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const requirement = requirementOf(this.reflector, context.getHandler(), context.getClass());
-    if (requirement === undefined) {
-      throw new AppError('forbidden', 'This route declares no access requirement, so it is closed.');
-    }
+    if (requirement === undefined) throw closedRoute();
     const http = context.switchToHttp();
     const req = http.getRequest<IncomingMessage>();
-    req.principal = this.policy.authorize(requirement, req.headers.authorization, http.getResponse<ServerResponse>());
+    req.principal = this.policy.authorizeRequest(requirement, req, http.getResponse<ServerResponse>());
     return true;
   }
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChangeFeed } from '../database/change-feed.js';
@@ -10,16 +10,25 @@ import { ApiKey } from './api-key.entity.js';
 import { ApiKeyService } from './api-key.service.js';
 import { AuthGuard } from './auth.guard.js';
 import { LoginLimiter } from './login-limiter.js';
+import { RouteAccess } from './route-access.js';
 
 /**
  * Client API keys, admin login and the one access policy, enforced for every Nest route by the global guard and
- * called by the chat fast lane for its routes. The JWT secret is passed per call (AdminAuthService), so no token can
- * be signed or checked with a default one.
+ * called by the chat fast lane for its routes, and for `Expect: 100-continue` by the gate in front of Express' body
+ * parser (route-access.ts). The JWT secret is passed per call (AdminAuthService), so no token can be signed or
+ * checked with a default one.
  */
 @Module({
-  imports: [DatabaseModule, TypeOrmModule.forFeature([ApiKey]), JwtModule.register({})],
-  providers: [ApiKeyService, AdminAuthService, LoginLimiter, AccessPolicy, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [ApiKeyService, AdminAuthService, AccessPolicy],
+  imports: [DatabaseModule, DiscoveryModule, TypeOrmModule.forFeature([ApiKey]), JwtModule.register({})],
+  providers: [
+    ApiKeyService,
+    AdminAuthService,
+    LoginLimiter,
+    AccessPolicy,
+    RouteAccess,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [ApiKeyService, AdminAuthService, AccessPolicy, RouteAccess],
 })
 export class AuthModule {
   /**

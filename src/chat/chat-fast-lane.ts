@@ -6,9 +6,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
 import { AccessPolicy } from '../auth/access-policy.js';
 import { requirementOf } from '../auth/auth.guard.js';
+import { joinPath } from '../auth/route-access.js';
 import '../auth/request-principal.js';
 import type { AuthRequirement } from '../common/decorators/auth.decorator.js';
 import { sendError } from '../common/filters/all-exceptions.filter.js';
+import { sendContinue } from '../common/http/expect-continue.js';
 import { BodyAbortedError, plainJsonLength, readJsonBody } from '../common/http/json-body.js';
 import type { HeaderList } from '../common/http/security-headers.js';
 import { bodyLogFields, handlerName } from '../common/interceptors/route-log.interceptor.js';
@@ -19,9 +21,6 @@ import { FAST_LANE, type FastLaneHandler } from './fast-lane.decorator.js';
 /** A body that starts with `{` carries no BOM or leading space: its bytes can go to vLLM as they are. */
 const OPEN_BRACE = 0x7b;
 
-/** Requests that sent `Expect: 100-continue` and have not been told to go on yet (entries go with their request). */
-const awaitsContinue = new WeakSet<IncomingMessage>();
-
 /** One `@FastLane()` handler, as read from its controller's metadata. */
 export interface FastLaneRoute {
   /** `/v1/chat/completions`: the path Express would route, and the route template logged for it. */
@@ -30,13 +29,6 @@ export interface FastLaneRoute {
   readonly handler: string;
   readonly requirement: AuthRequirement;
   readonly serve: FastLaneHandler;
-}
-
-function joinPath(...parts: unknown[]): string {
-  const segments = parts
-    .flatMap((part) => (typeof part === 'string' ? part.split('/') : []))
-    .filter((segment) => segment !== '');
-  return `/${segments.join('/')}`;
 }
 
 /**
@@ -86,16 +78,7 @@ export class ChatFastLane {
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.serveIfOwn(req, res, requestLogger)) return;
-      // Express reads the body before its guard runs, so a request it serves is told to go on at once, as node would.
-      if (awaitsContinue.has(req)) res.writeContinue();
       for (const fallback of fallbacks) fallback(req, res);
-    });
-    // With a listener, node leaves `Expect: 100-continue` to us: the request goes through the same listeners (the
-    // shutdown gate first), and the lane sends `100 Continue` only once the access policy admitted it, so a client
-    // without a valid key is refused before it uploads its body.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      awaitsContinue.add(req);
-      server.emit('request', req, res);
     });
   }
 
@@ -118,7 +101,7 @@ export class ChatFastLane {
         sendError(err, res);
         return;
       }
-      if (awaitsContinue.has(req)) res.writeContinue();
+      sendContinue(req, res);
       addRouteLogFields(req, { route: route.path, handler: route.handler });
       // The request logger has set the id (a string); the fallback keeps a stray value out of vLLM's request id.
       const requestId = typeof req.id === 'string' ? req.id : randomUUID();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import type { ErrorBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { post, type RawResponse, sseData } from '../helpers/relay.js';
+import { post, type RawResponse, readRaw, send, sseData } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const nested = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
@@ -191,10 +191,22 @@ describe('stored message size (e2e)', () => {
 
 describe('Expect: 100-continue (e2e)', () => {
   const KEY = 'continue-client-key';
+  const ADMIN_PASSWORD = 'admin-password-continue-e2e';
+  const CHAT = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
   let stack: Stack;
+  let url: string;
 
   beforeAll(async () => {
-    stack = await startStack({ env: { LOG_LEVEL: 'silent', ENABLE_AUTH: 'true', API_KEY: KEY } });
+    stack = await startStack({
+      env: {
+        LOG_LEVEL: 'silent',
+        ENABLE_AUTH: 'true',
+        API_KEY: KEY,
+        ADMIN_PASSWORD,
+        JWT_SECRET: 'e2e-jwt-secret-continue-0123456789abcdef',
+      },
+    });
+    url = stack.gateway.url;
   });
 
   afterAll(async () => {
@@ -203,8 +215,7 @@ describe('Expect: 100-continue (e2e)', () => {
 
   /** Sends the head only, and the body only if the gateway says 100 Continue; returns everything it answered. */
   function expectContinue(authorization: string): Promise<string> {
-    const body = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
-    const { hostname, port } = new URL(stack.gateway.url);
+    const { hostname, port } = new URL(url);
     return new Promise((resolve, reject) => {
       const socket = connect(Number(port), hostname);
       let received = '';
@@ -215,27 +226,155 @@ describe('Expect: 100-continue (e2e)', () => {
         // The body, once; `Connection: close` makes the gateway close the socket after its final answer.
         if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !sent) {
           sent = true;
-          socket.write(body);
+          socket.write(CHAT);
         }
       });
       socket.on('close', () => resolve(received));
       socket.on('error', reject);
       socket.write(
         'POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nAuthorization: ${authorization}\r\n` +
+          `Content-Length: ${Buffer.byteLength(CHAT)}\r\nAuthorization: ${authorization}\r\n` +
           'Expect: 100-continue\r\nConnection: close\r\n\r\n',
       );
     });
   }
 
-  it('refuses a bad key before the body is sent: no 100 Continue, a 401 at once', async () => {
+  interface ContinueAnswer extends RawResponse {
+    /** The 1xx answers before the final one: [100] when the gateway asked for the body, which is sent only then. */
+    informational: number[];
+  }
+
+  /**
+   * POSTs with `Expect: 100-continue` through node:http, which sends the head and waits; the body (with a
+   * Content-Length, or `chunked`, which the fast lane leaves to Express) goes out only on the 'continue' event.
+   */
+  function withExpect(
+    path: string,
+    body: string,
+    headers: Record<string, string> = {},
+    chunked = false,
+  ): Promise<ContinueAnswer> {
+    const head: Record<string, string> = { 'content-type': 'application/json', expect: '100-continue', ...headers };
+    if (!chunked) head['content-length'] = String(Buffer.byteLength(body));
+    return new Promise((resolve, reject) => {
+      const informational: number[] = [];
+      const req = request(`${url}${path}`, { method: 'POST', headers: head, agent: false });
+      req.on('information', (info) => informational.push(info.statusCode));
+      req.on('continue', () => {
+        if (chunked) req.write(body.slice(0, 10));
+        req.end(chunked ? body.slice(10) : body);
+      });
+      req.on('response', (res) => {
+        readRaw(res).then((raw) => {
+          resolve({ ...raw, informational });
+          // A refused request was never ended: its body was never asked for.
+          req.destroy();
+        }, reject);
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+  }
+
+  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+  it('refuses a bad key on the fast lane before the body is sent: no 100 Continue, a 401 at once', async () => {
     const answer = await expectContinue('Bearer wrong-key');
     expect(answer).toMatch(/^HTTP\/1.1 401 /);
     expect(answer).not.toContain('100 Continue');
   });
 
-  it('says 100 Continue to a valid key, then serves the request', async () => {
+  it('says 100 Continue to a valid key on the fast lane, then serves the request', async () => {
     const answer = await expectContinue(`Bearer ${KEY}`);
     expect(answer).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /);
+  });
+
+  it.each([
+    ['POST /v1/conversations with a wrong key', '/v1/conversations', '{}', bearer('wrong-key'), false],
+    ['POST /v1/conversations with no key', '/v1/conversations', '{}', {}, false],
+    ['POST /admin/llm-configs with no admin token', '/admin/llm-configs', '{"name":"x"}', {}, false],
+    ['POST /admin/llm-configs with a client key', '/admin/llm-configs', '{"name":"x"}', bearer(KEY), false],
+    ['a chunked POST /v1/chat/completions with a wrong key', '/v1/chat/completions', CHAT, bearer('wrong-key'), true],
+  ])(
+    'refuses %s (Express) before the body is sent: no 100 Continue, the 401 the guard gives',
+    async (_case, path, body, headers, chunked) => {
+      const answer = await withExpect(path, body, headers, chunked);
+      expect({ status: answer.status, informational: answer.informational }).toEqual({
+        status: 401,
+        informational: [],
+      });
+      expect(JSON.parse(answer.body) as ErrorBody).toEqual({
+        error: {
+          message: expect.any(String) as unknown,
+          type: 'authentication_error',
+          param: null,
+          code: expect.anything() as unknown,
+        },
+      });
+      expect(answer.headers['x-request-id']).toEqual(expect.any(String));
+      expect(answer.headers['content-security-policy']).toEqual(expect.any(String));
+      // The same refusal, word for word, as the guard's for a request that sent its body.
+      const plain = await send(url, path, body, { chunked, headers });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: plain.status, body: plain.body });
+    },
+  );
+
+  it('says 100 Continue to a valid key or admin token on Express routes, then gives the normal answer', async () => {
+    // A public route (the login) is told to go on at once.
+    const login = await withExpect(
+      '/admin/auth/login',
+      JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    );
+    expect({ status: login.status, informational: login.informational }).toEqual({ status: 200, informational: [100] });
+    const token = (JSON.parse(login.body) as { access_token: string }).access_token;
+
+    const conversation = await withExpect('/v1/conversations', JSON.stringify({ title: 'asked first' }), bearer(KEY));
+    expect({ status: conversation.status, informational: conversation.informational }).toEqual({
+      status: 201,
+      informational: [100],
+    });
+    expect(JSON.parse(conversation.body)).toMatchObject({ object: 'conversation', title: 'asked first' });
+
+    const config = await withExpect(
+      '/admin/llm-configs',
+      JSON.stringify({ name: `continue-${Date.now()}` }),
+      bearer(token),
+    );
+    expect({ status: config.status, informational: config.informational }).toEqual({
+      status: 201,
+      informational: [100],
+    });
+
+    const chat = await withExpect('/v1/chat/completions', CHAT, bearer(KEY), true);
+    expect({ status: chat.status, informational: chat.informational }).toEqual({ status: 200, informational: [100] });
+    expect(JSON.parse(chat.body)).toMatchObject({ object: 'chat.completion' });
+  });
+
+  it("admits a limited key's Expect request once: one rate-limit token, one concurrency slot", async () => {
+    const login = await send(url, '/admin/auth/login', JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }));
+    const token = (JSON.parse(login.body) as { access_token: string }).access_token;
+    const made = await send(
+      url,
+      '/admin/api-keys',
+      JSON.stringify({ name: 'continue', rate_limit_rpm: 2, max_concurrent: 1 }),
+      {
+        headers: bearer(token),
+      },
+    );
+    const { key } = JSON.parse(made.body) as { key: string };
+    // Admitted twice, the guard would find the key's one slot taken by the gate's own admission.
+    const first = await withExpect('/v1/conversations', '{}', bearer(key));
+    expect({ status: first.status, informational: first.informational }).toEqual({ status: 201, informational: [100] });
+    // And it would have spent both of the minute's tokens.
+    expect((await send(url, '/v1/conversations', '{}', { headers: bearer(key) })).status).toBe(201);
+    expect((await send(url, '/v1/conversations', '{}', { headers: bearer(key) })).status).toBe(429);
+  });
+
+  it('lets a path no route serves go on to Express, which answers its 404', async () => {
+    const answer = await withExpect('/v1/no-such-route', '{}', bearer('wrong-key'));
+    expect({ status: answer.status, informational: answer.informational }).toEqual({
+      status: 404,
+      informational: [100],
+    });
   });
 });

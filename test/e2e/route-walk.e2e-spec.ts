@@ -4,6 +4,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { requirementOf } from '../../src/auth/auth.guard.js';
+import { RouteAccess } from '../../src/auth/route-access.js';
 import { ChatFastLane } from '../../src/chat/chat-fast-lane.js';
 import { FAST_LANE } from '../../src/chat/fast-lane.decorator.js';
 import type { AuthRequirement } from '../../src/common/decorators/auth.decorator.js';
@@ -54,17 +55,18 @@ interface ExpressLayer {
   route?: { path: string; methods: Record<string, boolean> };
 }
 
-/** The routes Express actually serves (Nest's and anything else mounted on its router), as `GET /path`. */
+/** The routes Express actually serves (Nest's and anything else mounted on its router), as `GET /path`, in order. */
 function expressRoutes(app: NestExpressApplication): string[] {
   const express = app.getHttpAdapter().getInstance() as { router: { stack: ExpressLayer[] } };
-  return express.router.stack
-    .flatMap((layer) =>
-      layer.route === undefined
-        ? []
-        : Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route?.path ?? ''}`),
-    )
-    .sort();
+  return express.router.stack.flatMap((layer) =>
+    layer.route === undefined
+      ? []
+      : Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route?.path ?? ''}`),
+  );
 }
+
+/** Swagger's pages are mounted outside Nest's controllers; the catch-all is Nest's not-found answer. */
+const notAController = (route: string): boolean => / (\/docs|\{\/\*splat\})/.test(route);
 
 /** A controller that forgot to declare who may call it. */
 @Controller('__undeclared')
@@ -107,7 +109,9 @@ describe('route walk: every handler declares its access, and the fast lane serve
 
   it("finds every route Express serves, apart from the Swagger docs and Nest's not-found catch-all", () => {
     const walked = handlers.map((h) => h.route).sort();
-    const served = expressRoutes(gateway.app).filter((route) => !/ (\/docs|\{\/\*splat\})/.test(route));
+    const served = expressRoutes(gateway.app)
+      .filter((route) => !notAController(route))
+      .sort();
     expect(served).toEqual(walked);
     // A sanity floor: the walk is not vacuously passing on an empty list.
     expect(handlers.length).toBeGreaterThan(25);
@@ -147,6 +151,14 @@ describe('route walk: every handler declares its access, and the fast lane serve
       fastLane: true,
     }));
     expect(served.sort((a, b) => a.route.localeCompare(b.route))).toEqual(marked);
+  });
+
+  it("has the Expect: 100-continue gate see Express' routes in its dispatch order, each with its handler's requirement", () => {
+    const table = gateway.app.get(RouteAccess).table().routes;
+    // In Express' order: of two routes that match a request, the gate must check the one Express dispatches to.
+    expect(table.map((r) => r.route)).toEqual(expressRoutes(gateway.app).filter((route) => !notAController(route)));
+    const declared = new Map(handlers.map((h) => [h.route, h.requirement]));
+    expect(table.map((r) => [r.route, r.requirement])).toEqual(table.map((r) => [r.route, declared.get(r.route)]));
   });
 
   it('catches a handler that declares nothing, and the guard refuses it on every request', async () => {
