@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { type ApiResponse, jsonApi } from '../factories/api.js';
+import { type ApiResponse, bearer, jsonApi } from '../factories/api.js';
 import { collectPageErrors, launchChromium, screenshotter } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -56,7 +56,7 @@ describe('admin web UI in a real browser (e2e)', () => {
 
   /** A call as a client with `key` would make it, outside the browser. */
   const asClient = (key: string, method: string, path: string, body?: Json): Promise<ApiResponse> =>
-    jsonApi(stack.gateway.url, { authorization: `Bearer ${key}` })(method, path, body);
+    jsonApi(stack.gateway.url, bearer(key))(method, path, body);
 
   const loginForm = (): Locator => page.getByRole('button', { name: 'Sign in' });
 

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { ApiKeyService } from '../../src/auth/api-key.service.js';
-import { type ConversationBody, type ErrorBody, jsonApi, type JsonApi } from '../factories/api.js';
+import {
+  adminApi,
+  adminToken,
+  bearer,
+  type ConversationBody,
+  type ErrorBody,
+  jsonApi,
+  type JsonApi,
+} from '../factories/api.js';
 import { endLineOf, waitForLogLine } from '../helpers/json-log.js';
 import { send } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
@@ -21,8 +29,6 @@ interface CreatedKey {
   created_at: number;
   expires_at: number | null;
 }
-
-const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 describe('client API keys with ENABLE_AUTH=true (e2e)', () => {
   let stack: Stack;
@@ -48,11 +54,7 @@ describe('client API keys with ENABLE_AUTH=true (e2e)', () => {
       },
     });
     url = stack.gateway.url;
-    const login = await jsonApi(url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
-    admin = jsonApi(url, bearer(login.body.access_token));
+    admin = await adminApi(url, ADMIN_PASSWORD);
     chatKey = await createKey({ name: 'chat only' });
     configsKey = await createKey({ name: 'configs too', scopes: ['chat', 'configs'] });
   });
@@ -212,14 +214,11 @@ describe('client API keys with ENABLE_AUTH=true (e2e)', () => {
       }
       expect((await client('POST', '/admin/api-keys', { name: 'escalate' })).status).toBe(401);
     }
-    const login = await jsonApi(url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
+    const token = await adminToken(url, ADMIN_PASSWORD);
     for (const path of ['/v1/models', '/v1/conversations', '/v1/llm-configs']) {
-      expect((await fetch(`${url}${path}`, { headers: bearer(login.body.access_token) })).status).toBe(401);
+      expect((await fetch(`${url}${path}`, { headers: bearer(token) })).status).toBe(401);
     }
-    const chat = await send(url, '/v1/chat/completions', CHAT, { headers: bearer(login.body.access_token) });
+    const chat = await send(url, '/v1/chat/completions', CHAT, { headers: bearer(token) });
     expect(chat.status).toBe(401);
   });
 

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { ChangeFeed } from '../../src/database/change-feed.js';
 import { PgCluster } from '../../tools/pg/cluster.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
-import { type ConversationBody, type ErrorBody, jsonApi, type LlmConfigBody } from '../factories/api.js';
+import { adminToken, type ConversationBody, type ErrorBody, jsonApi, type LlmConfigBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { migrate } from '../helpers/pg-global.js';
 
@@ -58,11 +58,7 @@ describe('database outage (e2e)', () => {
     };
     gateway = await startGateway(env);
     other = await startGateway(env);
-    const login = await jsonApi(gateway.url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
-    admin = login.body.access_token;
+    admin = await adminToken(gateway.url, ADMIN_PASSWORD);
     const call = jsonApi(gateway.url, key);
     conversation = (await call<ConversationBody>('POST', '/v1/conversations', { title: 'before the outage' })).body;
     config = (await call<LlmConfigBody>('POST', '/v1/llm-configs', { name: `cfg-${randomUUID()}`, temperature: 0.1 }))

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { ApiKeyService } from '../../src/auth/api-key.service.js';
-import { type ErrorBody, jsonApi, type JsonApi } from '../factories/api.js';
+import { adminApi, bearer, type ErrorBody, type JsonApi } from '../factories/api.js';
 import { countQueries } from '../helpers/query-count.js';
 import { type RawResponse, send, waitFor } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
@@ -19,8 +19,6 @@ const SLOW_STREAM = JSON.stringify({
   stream: true,
   max_tokens: 60,
 });
-
-const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 interface HeldStream {
   req: ClientRequest;
@@ -106,11 +104,7 @@ describe('per-key limits (e2e)', () => {
       },
     });
     url = stack.gateway.url;
-    const login = await jsonApi(url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
-    admin = jsonApi(url, bearer(login.body.access_token));
+    admin = await adminApi(url, ADMIN_PASSWORD);
   });
 
   afterAll(async () => {

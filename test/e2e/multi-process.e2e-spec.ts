@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
-import { type ConversationBody, jsonApi, type LlmConfigBody } from '../factories/api.js';
+import { adminApi, type ConversationBody, jsonApi, type LlmConfigBody } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.js';
 
@@ -50,15 +50,6 @@ describe('several gateway processes on one database (e2e)', () => {
 
   const client = (url: string) => jsonApi(url, { authorization: `Bearer ${STATIC_KEY}` });
 
-  async function adminOf(url: string) {
-    const login = await jsonApi(url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
-    expect(login.status).toBe(200);
-    return jsonApi(url, { authorization: `Bearer ${login.body.access_token}` });
-  }
-
   /** The body vLLM got for the chat call that `run` makes. */
   async function upstreamBodyOf(run: () => Promise<number>): Promise<Json> {
     const before = sim.received().filter((r) => r.path === '/v1/chat/completions').length;
@@ -105,7 +96,7 @@ describe('several gateway processes on one database (e2e)', () => {
     ['local', 'remote'],
     ['remote', 'local'],
   ] as const)('refuses a key revoked through the %s process on the %s one within a second', async (from, to) => {
-    const admin = await adminOf(gateways[from]);
+    const admin = await adminApi(gateways[from], ADMIN_PASSWORD);
     const made = await admin<{ id: string; key: string }>('POST', '/admin/api-keys', { name: `key-${randomUUID()}` });
     expect(made.status).toBe(201);
     const models = async (): Promise<number> => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { jsonApi, type JsonApi } from '../factories/api.js';
+import { bearer, jsonApi, type JsonApi } from '../factories/api.js';
 import { collectPageErrors, launchChromium, screenshotter } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -40,7 +40,7 @@ describe('chat playground in a real browser (e2e)', () => {
 
   beforeAll(async () => {
     stack = await startStack({ env: { ENABLE_AUTH: 'true', API_KEY: CLIENT_KEY }, simulator: { itlMs: ITL_MS } });
-    asClient = jsonApi(stack.gateway.url, { authorization: `Bearer ${CLIENT_KEY}` });
+    asClient = jsonApi(stack.gateway.url, bearer(CLIENT_KEY));
     const config = await asClient('POST', '/v1/llm-configs', { name: CONFIG_NAME, system_prompt: SYSTEM_PROMPT });
     configId = String(config.body['id']);
     browser = await launchChromium();

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import type { DataSource } from 'typeorm';
 import { UsageRecord } from '../../src/usage/usage-record.entity.js';
-import { type ErrorBody, jsonApi, type JsonApi } from '../factories/api.js';
+import { adminApi, type ErrorBody, jsonApi, type JsonApi } from '../factories/api.js';
 import { startGateway } from '../helpers/gateway.js';
 import { openTestDataSource } from '../helpers/pg.js';
 import { waitFor } from '../helpers/relay.js';
@@ -70,11 +70,7 @@ describe('usage accounting and /admin/stats (e2e)', () => {
       env: { ENABLE_AUTH: 'true', ADMIN_PASSWORD, JWT_SECRET },
     });
     url = stack.gateway.url;
-    const login = await jsonApi(url)<{ access_token: string }>('POST', '/admin/auth/login', {
-      username: 'admin',
-      password: ADMIN_PASSWORD,
-    });
-    admin = jsonApi(url, { authorization: `Bearer ${login.body.access_token}` });
+    admin = await adminApi(url, ADMIN_PASSWORD);
     const created = await admin<{ id: string; key: string }>('POST', '/admin/api-keys', { name: 'usage-e2e' });
     expect(created.status).toBe(201);
     ({ id: keyId, key } = created.body);

@@ -28,6 +28,26 @@ export function jsonApi(baseUrl: string, headers: Record<string, string> = {}) {
 
 export type JsonApi = ReturnType<typeof jsonApi>;
 
+/** The header for a client key or an admin token. */
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** An admin token from `POST /admin/auth/login` as `admin`; fails the test when the login is refused. */
+export async function adminToken(baseUrl: string, password: string): Promise<string> {
+  const login = await jsonApi(baseUrl)<{ access_token: string }>('POST', '/admin/auth/login', {
+    username: 'admin',
+    password,
+  });
+  if (login.status !== 200) throw new Error(`POST /admin/auth/login: ${login.status} ${JSON.stringify(login.body)}`);
+  return login.body.access_token;
+}
+
+/** JSON calls to the admin API, signed in as `admin`. */
+export async function adminApi(baseUrl: string, password: string): Promise<JsonApi> {
+  return jsonApi(baseUrl, bearer(await adminToken(baseUrl, password)));
+}
+
 export interface ConversationBody {
   id: string;
   object: string;
