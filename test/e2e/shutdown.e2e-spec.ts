@@ -1,97 +1,19 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DataSource } from 'typeorm';
 import { type Simulator, startSimulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, postConversation } from '../factories/api.js';
+import { type GatewayChild, type GatewayExit, startGatewayChild } from '../helpers/gateway-process.js';
 import { openTestDataSource } from '../helpers/pg.js';
 import { contentOf, get, open, post, sseData, waitFor } from '../helpers/relay.js';
-
-/** The build, as `npm run test:e2e` leaves it (`nest build` runs first): SIGTERM goes to the real process. */
-const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** performance.now() when the process was gone. */
-  at: number;
-}
-
-interface GatewayChild {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  exit: Promise<Exit>;
-  /** Resolves once a JSON log line on stdout has this `msg`. */
-  logged(msg: string): Promise<void>;
-  stderr(): string;
-}
-
-async function startChild(cwd: string, env: Record<string, string>): Promise<GatewayChild> {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: process.env.DATABASE_URL ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ENABLE_AUTH: 'false',
-      LOG_DIR: join(cwd, 'logs'),
-      LOG_LEVEL: 'info',
-      LOG_STDOUT: 'json',
-      ...env,
-    },
-    // A bound, not an assertion: a process that never exits must not hang the suite.
-    timeout: 90_000,
-  });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  const watchers = new Set<() => void>();
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    for (const watch of watchers) watch();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-    for (const watch of watchers) watch();
-  });
-  const exit = new Promise<Exit>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
-  });
-  const until = <T>(find: () => T | undefined, what: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const watch = (): void => {
-        const found = find();
-        if (found === undefined) return;
-        watchers.delete(watch);
-        resolve(found);
-      };
-      watchers.add(watch);
-      void exit.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before ${what}:\n${stderr}`)));
-      watch();
-    });
-  const url = await until(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1], 'listening');
-  return {
-    child,
-    url,
-    exit,
-    logged: (msg) =>
-      until(() => (stdout.includes(`"msg":"${msg}"`) ? true : undefined), `the log line "${msg}"`).then(
-        () => undefined,
-      ),
-    stderr: () => stderr,
-  };
-}
 
 /**
  * A stream stalled upstream, SIGTERM, and once the drain has begun a second SIGTERM: how the gateway exited, and how
  * long after the second signal.
  */
-async function sigtermTwice(gateway: GatewayChild): Promise<{ exit: Exit; afterSecondMs: number }> {
+async function sigtermTwice(gateway: GatewayChild): Promise<{ exit: GatewayExit; afterSecondMs: number }> {
   const request = open(gateway.url, '/v1/chat/completions', {
     messages: [{ role: 'user', content: 'stalls' }],
     stream: true,
@@ -128,7 +50,6 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
   let cwd: string;
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`nest build\` (npm run test:e2e does)`);
     sim = await startSimulator({ outputMode: 'fixed', outputTokens: 1_000 });
     db = await openTestDataSource();
   });
@@ -155,7 +76,7 @@ describe('graceful shutdown on SIGTERM (e2e, built)', () => {
     env: Record<string, string>,
     test: (gateway: GatewayChild) => Promise<void>,
   ): Promise<void> {
-    const gateway = await startChild(cwd, { VLLM_BASE_URL: sim.url, ...env });
+    const gateway = await startGatewayChild(cwd, { VLLM_BASE_URL: sim.url, ...env });
     try {
       await test(gateway);
     } finally {
