@@ -22,6 +22,9 @@ import { MetricsService } from './metrics/metrics.service.js';
 import { packageVersion } from './common/package-version.js';
 import type { AppConfig } from './config/app-config.js';
 
+/** The web UIs' HTML pages (AdminUiController, PlaygroundController): document headers, not the API's. */
+const UI_PAGES = ['/admin', '/playground'];
+
 export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
 
 /**
@@ -48,7 +51,7 @@ export async function createApp(config: AppConfig, extraModules: ModuleImport[] 
     metrics.observeHttp(req, res, seconds, laneRoutes),
   );
   app.use(requestLogger);
-  const headers = securityHeaders();
+  const headers = securityHeaders(UI_PAGES);
   app.use(headers.middleware);
   const cors = corsMiddleware(config.corsOrigins);
   if (cors !== undefined) app.use(cors);

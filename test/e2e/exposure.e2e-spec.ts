@@ -6,19 +6,19 @@ import { type Stack, startStack } from '../helpers/stack.js';
 const KEY = 'exposure-client-key';
 const messages = [{ role: 'user', content: 'hi' }];
 
-/** helmet's headers that every answer carries, whichever path served it. */
-const SECURITY_HEADERS = [
+/** The security headers of an API answer, whichever path served it. */
+const API_SECURITY_HEADERS = [
   'content-security-policy',
   'strict-transport-security',
   'x-content-type-options',
   'x-frame-options',
-  'referrer-policy',
-  'cross-origin-opener-policy',
   'cross-origin-resource-policy',
 ];
+/** Headers that only mean something for a document: on the pages, never on a JSON answer. */
+const DOCUMENT_ONLY_HEADERS = ['cross-origin-opener-policy', 'referrer-policy', 'origin-agent-cluster'];
 
-function securityHeadersOf(res: Response): Record<string, string | null> {
-  return Object.fromEntries(SECURITY_HEADERS.map((name) => [name, res.headers.get(name)]));
+function headersOf(res: Response, names: readonly string[]): Record<string, string | null> {
+  return Object.fromEntries(names.map((name) => [name, res.headers.get(name)]));
 }
 
 describe('headers and exposure (e2e)', () => {
@@ -60,10 +60,22 @@ describe('headers and exposure (e2e)', () => {
     expect(fast.status).toBe(200);
     expect(express.status).toBe(200);
     expect(refused.status).toBe(401);
-    const expected = securityHeadersOf(health);
-    expect(expected['x-content-type-options']).toBe('nosniff');
-    expect(expected['content-security-policy']).toContain("default-src 'none'");
-    for (const res of [fast, express, refused]) expect(securityHeadersOf(res)).toEqual(expected);
+    const expected = headersOf(health, API_SECURITY_HEADERS);
+    expect(expected).toEqual({
+      'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+      'strict-transport-security': expect.stringContaining('max-age='),
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'cross-origin-resource-policy': 'same-origin',
+    });
+    for (const res of [fast, express, refused]) {
+      expect(headersOf(res, API_SECURITY_HEADERS)).toEqual(expected);
+      expect(headersOf(res, DOCUMENT_ONLY_HEADERS)).toEqual({
+        'cross-origin-opener-policy': null,
+        'referrer-policy': null,
+        'origin-agent-cluster': null,
+      });
+    }
     expect(fast.headers.get('x-powered-by')).toBeNull();
   });
 
@@ -73,7 +85,15 @@ describe('headers and exposure (e2e)', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(headersOf(res, DOCUMENT_ONLY_HEADERS)).toEqual({
+        'cross-origin-opener-policy': 'same-origin',
+        'referrer-policy': 'no-referrer',
+        'origin-agent-cluster': '?1',
+      });
     }
+    // A page's assets are documents' parts too; the admin API beside the page is an API.
+    expect((await fetch(`${url}/admin/ui/app.js`)).headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect((await fetch(`${url}/admin/llm-configs`)).headers.get('cross-origin-opener-policy')).toBeNull();
   });
 
   it('sends no CORS header by default, preflight or not', async () => {

@@ -2,8 +2,25 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** JSON answers load nothing and are never framed. The web UIs set their own, page-specific policy (static-ui.ts). */
-const API_CSP = { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] } };
+/**
+ * JSON answers are never rendered as documents, so the headers that only mean something for a page (COOP,
+ * Origin-Agent-Cluster, Referrer-Policy, X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies,
+ * X-XSS-Protection) are left out there, as OWASP's REST security cheat sheet does; what is kept stops a browser from
+ * sniffing, framing or cross-origin-embedding an answer, and pins HTTPS. Every API response carries these, so the
+ * dozen of helmet's defaults were over half the bytes of a chat completion's headers and a measurable share of the
+ * gateway's and its clients' CPU (BENCHMARKS.md, 2026-12-01).
+ */
+const API_HEADERS = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+} as const;
 
 /** Swagger UI's page needs its own scripts, styles and inline images; it still may not be framed. */
 const DOCS_CSP = {
@@ -17,15 +34,27 @@ const DOCS_CSP = {
 
 export type HeaderList = readonly (readonly [name: string, value: string])[];
 
+/** Paths of HTML pages and their assets: helmet's full document set (the web UIs set their own CSP, static-ui.ts). */
+function isDocument(path: string, uiPrefixes: readonly string[]): boolean {
+  return uiPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/ui/`));
+}
+
+function isDocs(path: string): boolean {
+  return path === '/docs' || path.startsWith('/docs/') || path.startsWith('/docs-');
+}
+
 /**
- * helmet's headers on every Express response, and the same headers as a list computed once for the chat fast lane,
- * which answers without Express: there they cost a few `setHeader` calls, not a middleware run per request.
+ * helmet's headers on every Express response: the API set on JSON routes, helmet's defaults on the pages under
+ * `uiPrefixes` and Swagger UI's; and the API set as a list computed once for the chat fast lane, which answers without
+ * Express: there they cost a few `setHeader` calls, not a middleware run per request.
  */
-export function securityHeaders(): { middleware: RequestHandler; fastLane: HeaderList } {
-  const api = helmet({ contentSecurityPolicy: API_CSP });
+export function securityHeaders(uiPrefixes: readonly string[]): { middleware: RequestHandler; fastLane: HeaderList } {
+  const api = helmet(API_HEADERS);
+  const documents = helmet();
   const docs = helmet({ contentSecurityPolicy: DOCS_CSP });
   const middleware: RequestHandler = (req, res, next) => {
-    if (req.path === '/docs' || req.path.startsWith('/docs/') || req.path.startsWith('/docs-')) docs(req, res, next);
+    if (isDocs(req.path)) docs(req, res, next);
+    else if (isDocument(req.path, uiPrefixes)) documents(req, res, next);
     else api(req, res, next);
   };
   return { middleware, fastLane: headersSetBy(api) };
