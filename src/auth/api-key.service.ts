@@ -74,7 +74,8 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ApiKeyService.name);
   private readonly byDigest = new Map<string, KeyEntry>();
   /** Key id → when it was last used, since the last flush. */
-  private readonly usedSinceFlush = new Map<string, Date>();
+  /** Key id → epoch ms of its last use: a number, so a request allocates no Date. */
+  private readonly usedSinceFlush = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
 
@@ -132,7 +133,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
       throw new AppError('unauthorized', 'This API key has expired.');
     }
     const { keyId } = entry.principal;
-    if (keyId !== null) this.usedSinceFlush.set(keyId, new Date());
+    if (keyId !== null) this.usedSinceFlush.set(keyId, Date.now());
     return entry;
   }
 
@@ -195,7 +196,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
         `UPDATE "api_keys" k SET "last_used_at" = u.used_at
          FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, used_at)
          WHERE k."id" = u.id AND (k."last_used_at" IS NULL OR k."last_used_at" < u.used_at)`,
-        [batch.map(([id]) => id), batch.map(([, at]) => at.toISOString())],
+        [batch.map(([id]) => id), batch.map(([, at]) => new Date(at).toISOString())],
       );
     } catch (err) {
       for (const [id, at] of batch) if (!this.usedSinceFlush.has(id)) this.usedSinceFlush.set(id, at);

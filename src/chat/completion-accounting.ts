@@ -60,6 +60,7 @@ export function completionRecord(
     receivedAt: exchange.receivedAt,
     firstEventAt: outcome.firstEventAt,
     endedAt: outcome.lastEventAt ?? endedAt,
+    recordedAt: Date.now(),
     overheadMs: outcome.overheadMs,
     events: outcome.dataEvents ?? 0,
     relayMs: outcome.relayMs ?? 0,

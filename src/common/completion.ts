@@ -20,6 +20,8 @@ export interface CompletionRecord {
   readonly firstEventAt: number | undefined;
   /** The last byte relayed, or the moment the relay gave up. */
   readonly endedAt: number;
+  /** Wall-clock time of the accounting, in epoch milliseconds: the usage row's `created_at`. */
+  readonly recordedAt: number;
   /** The gateway's own time before the client's first byte (the Server-Timing value); unset when vLLM never answered. */
   readonly overheadMs: number | undefined;
   /** A stream's events relayed, and the time the relay loop spent on them (reading aside). */

@@ -6,7 +6,7 @@ import type { AppConfig } from '../config/app-config.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import { UsageQueue } from './usage-queue.js';
 import type { UsageRecord } from './usage-record.entity.js';
-import { UsageService } from './usage.service.js';
+import { USAGE_COLUMNS, UsageService } from './usage.service.js';
 
 const completion: CompletionRecord = {
   route: '/v1/chat/completions',
@@ -19,6 +19,7 @@ const completion: CompletionRecord = {
   receivedAt: 100,
   firstEventAt: undefined,
   endedAt: 150,
+  recordedAt: Date.UTC(2026, 11, 1, 12),
   overheadMs: 0.2,
   events: 0,
   relayMs: 0,
@@ -27,11 +28,12 @@ const completion: CompletionRecord = {
 };
 
 function setup(queueSize: number, insert: () => Promise<unknown>) {
-  const inserted: unknown[][] = [];
-  // The batch INSERT sends its rows as one JSON parameter.
+  const inserted: Record<string, unknown>[][] = [];
+  // The batch INSERT sends its rows as one JSON parameter, an array per row in USAGE_COLUMNS order.
   const rows = {
     query: jest.fn((_sql: string, params: unknown[]) => {
-      inserted.push(JSON.parse(String(params[0])) as unknown[]);
+      const tuples = JSON.parse(String(params[0])) as unknown[][];
+      inserted.push(tuples.map((tuple) => Object.fromEntries(USAGE_COLUMNS.map((column, i) => [column, tuple[i]]))));
       return insert();
     }),
   };
@@ -78,8 +80,15 @@ describe('UsageService', () => {
     for (let i = 0; i < 1_001; i++) service.record(completion);
     await service.flush();
     expect(inserted.map((batch) => batch.length)).toEqual([500, 500, 1]);
-    expect(inserted[0]?.[0]).toMatchObject({
+    expect(inserted[0]?.[0]).toEqual({
+      created_at: Date.UTC(2026, 11, 1, 12),
+      route: '/v1/chat/completions',
       model: 'sim-model',
+      llm_config_id: null,
+      api_key_id: null,
+      owner: null,
+      streamed: false,
+      ttft_ms: null,
       status: 'complete',
       input_tokens: 3,
       output_tokens: 5,

@@ -8,7 +8,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { UsageQueue } from './usage-queue.js';
 import { UsageRecord } from './usage-record.entity.js';
 
-/** Rows per INSERT: one statement, well under PostgreSQL's 65535 bind parameters (13 columns a row). */
+/** Rows per INSERT: one statement and one JSON parameter of about 60 KB. */
 export const USAGE_BATCH_SIZE = 500;
 const FLUSH_INTERVAL_MS = 1_000;
 const RETENTION_INTERVAL_MS = 3_600_000;
@@ -16,7 +16,49 @@ const RETENTION_INTERVAL_MS = 3_600_000;
 const RETENTION_CHUNK = 10_000;
 const RETENTION_MAX_CHUNKS = 20;
 
-export type UsageRow = Omit<UsageRecord, 'id'>;
+/** A usage row as the batch INSERT reads it: one JSON array per row, in `USAGE_COLUMNS` order. */
+type UsageTuple = readonly [
+  createdAtEpochMs: number,
+  route: string,
+  model: string | null,
+  llmConfigId: string | null,
+  apiKeyId: string | null,
+  owner: string | null,
+  conversationId: string | null,
+  status: UsageRecord['status'],
+  streamed: boolean,
+  inputTokens: number | null,
+  outputTokens: number | null,
+  ttftMs: number | null,
+  durationMs: number,
+];
+
+/** The columns of a `UsageTuple`, in order (tests read the batches back with it). */
+export const USAGE_COLUMNS = [
+  'created_at',
+  'route',
+  'model',
+  'llm_config_id',
+  'api_key_id',
+  'owner',
+  'conversation_id',
+  'status',
+  'streamed',
+  'input_tokens',
+  'output_tokens',
+  'ttft_ms',
+  'duration_ms',
+] as const;
+
+/**
+ * One multi-row INSERT whose rows travel as one JSON parameter, an array per row: TypeORM's insert builder cost about
+ * a tenth of the gateway's CPU at 4,000 completions/s (building and escaping a parameter per column per row), and
+ * arrays are shorter to build, send and parse than objects repeating thirteen keys.
+ */
+const INSERT_BATCH = `INSERT INTO "usage_records" (${USAGE_COLUMNS.join(', ')})
+  SELECT to_timestamp((r->>0)::float8 / 1000), r->>1, r->>2, (r->>3)::uuid, (r->>4)::uuid, r->>5, (r->>6)::uuid,
+         r->>7, (r->>8)::boolean, (r->>9)::integer, (r->>10)::integer, (r->>11)::real, (r->>12)::real
+  FROM jsonb_array_elements($1::jsonb) AS r`;
 
 /**
  * Usage accounting off the request path: `record` puts a row in a bounded in-memory queue (a full queue drops it
@@ -27,7 +69,7 @@ export type UsageRow = Omit<UsageRecord, 'id'>;
 @Injectable()
 export class UsageService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(UsageService.name);
-  private readonly queue: UsageQueue<UsageRow>;
+  private readonly queue: UsageQueue<CompletionRecord>;
   private flushTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -61,24 +103,12 @@ export class UsageService implements OnApplicationBootstrap, OnApplicationShutdo
     await this.flush();
   }
 
-  /** Queues one completion's row; never waits and never throws. */
+  /**
+   * Queues one completion; never waits and never throws. The record itself is queued: its row is built by the writer,
+   * a batch at a time, so a request allocates nothing here.
+   */
   record(c: CompletionRecord): void {
-    const principal = c.principal;
-    this.queue.push({
-      createdAt: new Date(),
-      route: c.route,
-      model: c.model ?? null,
-      llmConfigId: uuidOrNull(c.llmConfigId),
-      apiKeyId: principal.kind === 'api-key' ? uuidOrNull(principal.keyId ?? undefined) : null,
-      owner: principal.kind === 'api-key' ? principal.owner : null,
-      conversationId: uuidOrNull(c.conversationId),
-      status: c.status,
-      streamed: c.streamed,
-      inputTokens: c.inputTokens,
-      outputTokens: c.outputTokens,
-      ttftMs: c.firstEventAt === undefined ? null : c.firstEventAt - c.receivedAt,
-      durationMs: c.endedAt - c.receivedAt,
-    });
+    this.queue.push(c);
     if (this.queue.size >= USAGE_BATCH_SIZE) void this.flush();
   }
 
@@ -88,40 +118,8 @@ export class UsageService implements OnApplicationBootstrap, OnApplicationShutdo
     return this.writing;
   }
 
-  /**
-   * One multi-row INSERT whose rows travel as one JSON parameter: TypeORM's insert builder cost about a tenth of the
-   * gateway's CPU at 4,000 completions/s (building and escaping a parameter per column per row), this one
-   * JSON.stringify.
-   */
-  private async insertBatch(batch: readonly UsageRow[]): Promise<void> {
-    await this.rows.query(
-      `INSERT INTO usage_records (created_at, route, model, llm_config_id, api_key_id, owner, conversation_id, status,
-                                  streamed, input_tokens, output_tokens, ttft_ms, duration_ms)
-       SELECT created_at, route, model, llm_config_id, api_key_id, owner, conversation_id, status, streamed,
-              input_tokens, output_tokens, ttft_ms, duration_ms
-       FROM jsonb_to_recordset($1::jsonb) AS r(created_at timestamptz, route text, model text, llm_config_id uuid,
-            api_key_id uuid, owner text, conversation_id uuid, status text, streamed boolean, input_tokens integer,
-            output_tokens integer, ttft_ms real, duration_ms real)`,
-      [
-        JSON.stringify(
-          batch.map((row) => ({
-            created_at: row.createdAt,
-            route: row.route,
-            model: row.model,
-            llm_config_id: row.llmConfigId,
-            api_key_id: row.apiKeyId,
-            owner: row.owner,
-            conversation_id: row.conversationId,
-            status: row.status,
-            streamed: row.streamed,
-            input_tokens: row.inputTokens,
-            output_tokens: row.outputTokens,
-            ttft_ms: row.ttftMs,
-            duration_ms: row.durationMs,
-          })),
-        ),
-      ],
-    );
+  private async insertBatch(batch: readonly CompletionRecord[]): Promise<void> {
+    await this.rows.query(INSERT_BATCH, [JSON.stringify(batch.map(usageTuple))]);
   }
 
   private async writeAll(): Promise<void> {
@@ -152,6 +150,25 @@ export class UsageService implements OnApplicationBootstrap, OnApplicationShutdo
       this.retention = undefined;
     }
   }
+}
+
+function usageTuple(c: CompletionRecord): UsageTuple {
+  const key = c.principal.kind === 'api-key' ? c.principal : undefined;
+  return [
+    c.recordedAt,
+    c.route,
+    c.model ?? null,
+    uuidOrNull(c.llmConfigId),
+    uuidOrNull(key?.keyId ?? undefined),
+    key?.owner ?? null,
+    uuidOrNull(c.conversationId),
+    c.status,
+    c.streamed,
+    c.inputTokens,
+    c.outputTokens,
+    c.firstEventAt === undefined ? null : c.firstEventAt - c.receivedAt,
+    c.endedAt - c.receivedAt,
+  ];
 }
 
 function uuidOrNull(value: string | undefined): string | null {

@@ -124,6 +124,11 @@ describe('usage accounting and /admin/stats (e2e)', () => {
     expect(byDay.totals.requests).toBeGreaterThanOrEqual(5);
 
     const rows = await db.getRepository(UsageRecord).findBy({ apiKeyId: keyId });
+    // created_at is the wall clock at the completion's end, to the millisecond.
+    for (const r of rows) {
+      expect(r.createdAt.getTime()).toBeGreaterThanOrEqual(Date.parse(startedAt));
+      expect(r.createdAt.getTime()).toBeLessThanOrEqual(Date.now());
+    }
     const aborted = rows.find((r) => r.status === 'aborted');
     expect(aborted).toMatchObject({ streamed: true, model: MODEL, route: '/v1/chat/completions' });
     expect(aborted?.outputTokens).toBeGreaterThan(0);
