@@ -9,6 +9,14 @@ import type { RelayPlan, RequestContext } from './relay.types.js';
 
 const USAGE_KEY = Buffer.from('"usage"');
 
+interface Completed {
+  path: RelayPath;
+  plan: RelayPlan;
+  exchange: RequestContext;
+  outcome: RelayOutcome;
+  endedAt: number;
+}
+
 /**
  * What the relay reports about each completion, for metrics and usage accounting. The relay calls it twice per
  * stream (start, end) and once per request when it is over; the record is built and handed on after the current
@@ -16,6 +24,9 @@ const USAGE_KEY = Buffer.from('"usage"');
  */
 @Injectable()
 export class CompletionAccounting {
+  /** Completions of the current turn of the event loop, accounted together in the next one. */
+  private pending: Completed[] = [];
+
   constructor(
     private readonly metrics: MetricsService,
     private readonly usage: UsageService,
@@ -30,13 +41,20 @@ export class CompletionAccounting {
   }
 
   completed(path: RelayPath, plan: RelayPlan, exchange: RequestContext, outcome: RelayOutcome): void {
-    const endedAt = performance.now();
-    setImmediate(() => {
+    // One immediate for every completion of this turn of the event loop, not one each.
+    if (this.pending.length === 0) setImmediate(this.account);
+    this.pending.push({ path, plan, exchange, outcome, endedAt: performance.now() });
+  }
+
+  private readonly account = (): void => {
+    const done = this.pending;
+    this.pending = [];
+    for (const { path, plan, exchange, outcome, endedAt } of done) {
       const record = completionRecord(path, plan, exchange, outcome, endedAt);
       this.metrics.observeCompletion(record);
       this.usage.record(record);
-    });
-  }
+    }
+  };
 }
 
 export function completionRecord(

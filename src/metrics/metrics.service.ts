@@ -34,6 +34,13 @@ const OUTCOME: Readonly<Record<CompletionRecord['status'], Outcome>> = {
   aborted: 'aborted',
 };
 
+interface PerModelLabels {
+  readonly byOutcome: Readonly<Record<Outcome, { gen_ai_request_model: string; outcome: Outcome }>>;
+  readonly byTokenType: Readonly<
+    Record<'input' | 'output', { gen_ai_request_model: string; gen_ai_token_type: 'input' | 'output' }>
+  >;
+}
+
 /**
  * Every Prometheus series the gateway exposes, on its own registry. Label values come from fixed sets (methods, route
  * templates, the models the upstreams serve, outcomes, upstream URLs from the config): never an id, a key or a raw
@@ -44,6 +51,9 @@ const OUTCOME: Readonly<Record<CompletionRecord['status'], Outcome>> = {
 export class MetricsService {
   readonly registry = new Registry();
   private readonly models = new ModelLabels();
+  /** Label objects reused by every observation: one allocation per label set, not per request. */
+  private readonly perModel = new Map<string, PerModelLabels>();
+  private readonly perRoute = new Map<string, { http_route: string }>();
 
   private readonly httpDuration = new Histogram({
     name: 'http_server_request_duration_seconds',
@@ -169,7 +179,7 @@ export class MetricsService {
     // A model vLLM answered for is one it serves (it refuses others with a 404): learnt from traffic, no extra call.
     if (c.status === 'complete' || c.firstEventAt !== undefined) this.models.learn(c.model);
     const model = this.models.label(c.model);
-    const labels = { gen_ai_request_model: model, outcome: OUTCOME[c.status] };
+    const labels = this.modelLabels(model).byOutcome[OUTCOME[c.status]];
     this.requestDuration.observe(labels, (c.endedAt - c.receivedAt) / 1000);
     if (c.firstEventAt !== undefined) {
       this.timeToFirstToken.observe(labels, (c.firstEventAt - c.receivedAt) / 1000);
@@ -177,13 +187,39 @@ export class MetricsService {
         this.timePerOutputToken.observe(labels, (c.endedAt - c.firstEventAt) / 1000 / (c.outputTokens - 1));
       }
     }
-    if (c.inputTokens !== null)
-      this.tokenUsage.observe({ gen_ai_request_model: model, gen_ai_token_type: 'input' }, c.inputTokens);
-    if (c.outputTokens !== null) {
-      this.tokenUsage.observe({ gen_ai_request_model: model, gen_ai_token_type: 'output' }, c.outputTokens);
+    const { input, output } = this.modelLabels(model).byTokenType;
+    if (c.inputTokens !== null) this.tokenUsage.observe(input, c.inputTokens);
+    if (c.outputTokens !== null) this.tokenUsage.observe(output, c.outputTokens);
+    if (c.overheadMs !== undefined || c.events > 0) {
+      const route = this.routeLabels(c.route);
+      if (c.overheadMs !== undefined) this.overhead.observe(route, c.overheadMs / 1000);
+      if (c.events > 0) this.relayPerEvent.observe(route, c.relayMs / 1000 / c.events);
     }
-    if (c.overheadMs !== undefined) this.overhead.observe({ http_route: c.route }, c.overheadMs / 1000);
-    if (c.events > 0) this.relayPerEvent.observe({ http_route: c.route }, c.relayMs / 1000 / c.events);
+  }
+
+  /** A model label's label sets, made once: model labels are a bounded set (ModelLabels), outcomes and types fixed. */
+  private modelLabels(model: string): PerModelLabels {
+    let labels = this.perModel.get(model);
+    if (labels === undefined) {
+      const byOutcome = (outcome: Outcome) => ({ gen_ai_request_model: model, outcome });
+      const byType = (type: 'input' | 'output') => ({ gen_ai_request_model: model, gen_ai_token_type: type });
+      labels = {
+        byOutcome: { ok: byOutcome('ok'), error: byOutcome('error'), aborted: byOutcome('aborted') },
+        byTokenType: { input: byType('input'), output: byType('output') },
+      };
+      this.perModel.set(model, labels);
+    }
+    return labels;
+  }
+
+  /** Route templates are the app's own, a handful. */
+  private routeLabels(route: string): { http_route: string } {
+    let labels = this.perRoute.get(route);
+    if (labels === undefined) {
+      labels = { http_route: route };
+      this.perRoute.set(route, labels);
+    }
+    return labels;
   }
 }
 

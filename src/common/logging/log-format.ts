@@ -96,13 +96,26 @@ function omit(): undefined {
   return undefined;
 }
 
+let stampedAt = Number.NaN;
+let stamp = '';
+
+/** pino's timestamp field; lines logged in the same millisecond (several per request under load) share one string. */
+function timestamp(): string {
+  const now = Date.now();
+  if (now !== stampedAt) {
+    stampedAt = now;
+    stamp = `,"timestamp":"${new Date(now).toISOString()}"`;
+  }
+  return stamp;
+}
+
 /** pino options shared by every line: flat JSON with `timestamp`, a named `level`, `msg`. */
 export function loggerOptions(): LoggerOptions {
   return {
     level: 'info',
     messageKey: 'msg',
     base: { pid: process.pid },
-    timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+    timestamp,
     formatters: { level: (label) => ({ level: LEVEL_NAMES[label] ?? label.toUpperCase() }) },
     // `req`/`res` are dropped: a logger a library binds the whole request to (pino-http does) would otherwise
     // serialise it, headers included, on every line.
