@@ -75,6 +75,23 @@ describe('UsageService', () => {
     expect(dropped.inc).toHaveBeenCalledTimes(4);
   });
 
+  it('leaves rows queued during a write for a full batch or the next tick, not an INSERT right after', async () => {
+    let answer: () => void = () => undefined;
+    const { service, inserted } = setup(10_000, () => new Promise<void>((resolve) => (answer = resolve)));
+    // A full batch starts a write at once.
+    for (let i = 0; i < 500; i++) service.record(completion);
+    expect(inserted.map((batch) => batch.length)).toEqual([500]);
+    for (let i = 0; i < 10; i++) service.record(completion);
+    answer();
+    await new Promise((resolve) => setImmediate(resolve));
+    // The ten wait: the first write does not go on to them.
+    expect(inserted.map((batch) => batch.length)).toEqual([500]);
+    const flushed = service.flush();
+    answer();
+    await flushed;
+    expect(inserted.map((batch) => batch.length)).toEqual([500, 10]);
+  });
+
   it('writes queued rows in batches of one INSERT each, and counts a failed batch as dropped', async () => {
     const { service, inserted, dropped } = setup(10_000, () => Promise.resolve());
     for (let i = 0; i < 1_001; i++) service.record(completion);
