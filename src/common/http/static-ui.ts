@@ -40,8 +40,9 @@ export function publicDir(name: string): string {
 }
 
 /**
- * One web UI's static files (plain HTML, CSS and ES modules, no build step), read once at start-up. Only the files
- * found there are served (a fixed map, so no request path reaches the file system).
+ * One web UI's static files (plain HTML, CSS and ES modules, no build step), read once at start-up: `public/common/`
+ * (what the UIs share), then the UI's own folder, whose files win. Only the files found there are served (a fixed map,
+ * so no request path reaches the file system).
  */
 export class StaticUi {
   private readonly assets: ReadonlyMap<string, Asset>;
@@ -51,7 +52,7 @@ export class StaticUi {
     dir: string,
     private readonly label: string,
   ) {
-    this.assets = loadAssets(dir, label);
+    this.assets = new Map([...loadAssets(publicDir('common')), ...loadAssets(dir, label)]);
   }
 
   send(res: Response, name: string): void {
@@ -71,8 +72,9 @@ export class StaticUi {
   }
 }
 
-function loadAssets(dir: string, label: string): ReadonlyMap<string, Asset> {
-  if (!existsSync(join(dir, 'index.html'))) {
+/** A folder's servable files; `label` names a UI's own folder, which must hold its page. */
+function loadAssets(dir: string, label?: string): ReadonlyMap<string, Asset> {
+  if (label !== undefined && !existsSync(join(dir, 'index.html'))) {
     throw new Error(`The ${label}'s files are missing: ${join(dir, 'index.html')} does not exist`);
   }
   const assets = new Map<string, Asset>();
