@@ -1,6 +1,7 @@
 import { describe, it, expect, jest } from '@jest/globals';
 import type { Request, Response } from 'express';
 import { EventEmitter } from 'node:events';
+import { Cancellation } from '../common/cancellation.js';
 import { ANONYMOUS } from '../common/principal.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ShutdownService } from '../common/shutdown/shutdown.service.js';
@@ -66,7 +67,7 @@ function events(text: string): SseEvent[] {
 }
 
 function setup(
-  answer: (signal: AbortSignal) => Promise<UpstreamResponse>,
+  answer: (cancellation: Cancellation) => Promise<UpstreamResponse>,
   idleTimeoutMs = 60_000,
 ): {
   relay: RelayService;
@@ -75,7 +76,7 @@ function setup(
   send: jest.Mock<VllmService['send']>;
   shutdown: ShutdownService;
 } {
-  const send = jest.fn<VllmService['send']>((_path, _body, signal) => answer(signal));
+  const send = jest.fn<VllmService['send']>((_path, _body, cancellation) => answer(cancellation));
   const vllm: Pick<VllmService, 'send'> = { send };
   const accounting: Pick<CompletionAccounting, 'streamStarted' | 'streamEnded' | 'completed'> = {
     streamStarted: jest.fn(),
@@ -167,7 +168,7 @@ describe('RelayService', () => {
     const json = jsonAnswer(Buffer.from('{"id":"chatcmpl-req-1","x":null}'));
     const { relay, res, exchange, send } = setup(() => Promise.resolve(json));
     await relay.relay('/v1/chat/completions', { body: { messages: [] } }, exchange);
-    expect(send).toHaveBeenCalledWith('/v1/chat/completions', { messages: [] }, expect.any(AbortSignal), {
+    expect(send).toHaveBeenCalledWith('/v1/chat/completions', { messages: [] }, expect.any(Cancellation), {
       requestId: 'req-1',
       stickyKey: undefined,
     });
@@ -341,9 +342,9 @@ describe('RelayService', () => {
 
   it('aborts the upstream call when the response closes early, and writes nothing more', async () => {
     const { relay, res, exchange } = setup(
-      (signal) =>
+      (cancellation) =>
         new Promise((_resolve, reject) => {
-          signal.addEventListener('abort', () => reject(new UpstreamCancelledError()));
+          cancellation.on(() => reject(new UpstreamCancelledError()));
         }),
     );
     const rec = recording(res);
@@ -356,16 +357,14 @@ describe('RelayService', () => {
   });
 
   it('ends a stream that shutdown aborts with an error event and [DONE], its partial reply committed first', async () => {
-    let upstream: AbortSignal | undefined;
+    let upstream: Cancellation | undefined;
     async function* source(): AsyncGenerator<SseEvent> {
       yield* events('data: {"a":1}\n\n');
       // A stalled upstream: nothing more until the call is aborted.
-      await new Promise((_resolve, reject) =>
-        upstream?.addEventListener('abort', () => reject(new UpstreamCancelledError())),
-      );
+      await new Promise((_resolve, reject) => upstream?.on(() => reject(new UpstreamCancelledError())));
     }
-    const { relay, res, exchange, shutdown } = setup((signal) => {
-      upstream = signal;
+    const { relay, res, exchange, shutdown } = setup((cancellation) => {
+      upstream = cancellation;
       return Promise.resolve(streamAnswer(source()));
     });
     const rec = recording(res);
@@ -384,9 +383,9 @@ describe('RelayService', () => {
 
   it('answers 503 for a request that shutdown aborts before vLLM answered, its turn stored as aborted', async () => {
     const { relay, res, exchange, shutdown } = setup(
-      (signal) =>
+      (cancellation) =>
         new Promise((_resolve, reject) => {
-          signal.addEventListener('abort', () => reject(new UpstreamCancelledError()));
+          cancellation.on(() => reject(new UpstreamCancelledError()));
         }),
     );
     const rec = recording(res);

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { Cancellation } from '../common/cancellation.js';
 import { AppError, mapAppError } from '../common/errors/app-error.js';
 import { isDatabaseUnavailable } from '../common/errors/pg-error.js';
 import { DATABASE_RETRY_AFTER_SECONDS } from '../common/filters/error-response.js';
@@ -41,29 +42,29 @@ export class RelayService {
   async relay(path: RelayPath, plan: RelayPlan, exchange: RequestContext): Promise<void> {
     const { res } = exchange;
     const { recorder } = plan;
-    const controller = new AbortController();
+    const cancellation = new Cancellation();
     // `req` also emits 'close' once its body is read, so only the response's early close means the client left.
     const onClose = (): void => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) cancellation.abort();
     };
     res.once('close', onClose);
     // The client may have left while its body was being read, before this listener existed.
-    if (exchange.req.socket.destroyed) controller.abort();
+    if (exchange.req.socket.destroyed) cancellation.abort();
     // Shutdown aborts the relays still running when its grace period is over, and waits for their replies' commits.
-    const release = this.shutdown.track(controller);
+    const release = this.shutdown.track(cancellation);
     const outcome: RelayOutcome = { status: 'complete' };
     const commit = recorder === undefined ? undefined : once(() => recorder.commit(outcome));
     try {
       let answer: UpstreamResponse;
       try {
-        answer = await this.vllm.send(path, plan.payload ?? plan.body, controller.signal, {
+        answer = await this.vllm.send(path, plan.payload ?? plan.body, cancellation, {
           requestId: exchange.requestId,
           stickyKey: plan.stickyKey,
         });
       } catch (err) {
-        if (err instanceof UpstreamCancelledError || controller.signal.aborted) {
+        if (err instanceof UpstreamCancelledError || cancellation.aborted) {
           outcome.status = 'aborted';
-          if (stoppedByShutdown(controller.signal)) await this.refuseForShutdown(commit);
+          if (stoppedByShutdown(cancellation)) await this.refuseForShutdown(commit);
           return;
         }
         outcome.status = 'error';
@@ -75,15 +76,15 @@ export class RelayService {
       }
       outcome.upstream = answer.upstream;
       outcome.attemptId = answer.attemptId;
-      if (controller.signal.aborted) {
+      if (cancellation.aborted) {
         // The client left while the answer was arriving.
         if (answer.kind === 'stream') answer.cancel();
         outcome.status = 'aborted';
-        if (stoppedByShutdown(controller.signal)) await this.refuseForShutdown(commit);
+        if (stoppedByShutdown(cancellation)) await this.refuseForShutdown(commit);
         return;
       }
       if (answer.kind === 'json') await this.sendJson(answer, exchange, outcome, commit);
-      else await this.sendStream(answer, exchange, controller.signal, plan, outcome, commit);
+      else await this.sendStream(answer, exchange, cancellation, plan, outcome, commit);
     } finally {
       res.off('close', onClose);
       if (recorder !== undefined && commit !== undefined) this.settle(recorder, commit, outcome, release);
@@ -125,7 +126,7 @@ export class RelayService {
   private async sendStream(
     answer: UpstreamStream,
     exchange: RequestContext,
-    signal: AbortSignal,
+    cancellation: Cancellation,
     plan: RelayPlan,
     outcome: RelayOutcome,
     commit: (() => Promise<void>) | undefined,
@@ -191,23 +192,23 @@ export class RelayService {
           }
           const flowing = res.write(chunk);
           relayMs += performance.now() - now;
-          if (!flowing) await drained(res, signal, this.config.vllm.idleTimeoutMs);
+          if (!flowing) await drained(res, cancellation, this.config.vllm.idleTimeoutMs);
         }
-        if (signal.aborted) break;
+        if (cancellation.aborted) break;
       }
-      if (signal.aborted) {
+      if (cancellation.aborted) {
         outcome.status = 'aborted';
         answer.cancel();
-        await this.endForShutdown(res, signal, commit);
+        await this.endForShutdown(res, cancellation, commit);
         return;
       }
       if (commit !== undefined && !(await this.commitBeforeEnd(commit, res, outcome))) return;
       res.end();
     } catch (err) {
       answer.cancel();
-      if (err instanceof UpstreamCancelledError || signal.aborted) {
+      if (err instanceof UpstreamCancelledError || cancellation.aborted) {
         outcome.status = 'aborted';
-        await this.endForShutdown(res, signal, commit);
+        await this.endForShutdown(res, cancellation, commit);
         return;
       }
       // The status line is gone: the failure becomes a final error event, then [DONE], as vLLM itself does.
@@ -241,10 +242,10 @@ export class RelayService {
    */
   private async endForShutdown(
     res: ServerResponse,
-    signal: AbortSignal,
+    cancellation: Cancellation,
     commit: (() => Promise<void>) | undefined,
   ): Promise<void> {
-    if (!stoppedByShutdown(signal) || res.writableEnded) return;
+    if (!stoppedByShutdown(cancellation) || res.writableEnded) return;
     await this.storeBeforeError(commit, 'aborted');
     endWithError(res, shuttingDown());
   }
@@ -296,8 +297,8 @@ export class RelayService {
   }
 }
 
-function stoppedByShutdown(signal: AbortSignal): boolean {
-  return signal.reason instanceof GatewayShutdown;
+function stoppedByShutdown(cancellation: Cancellation): boolean {
+  return cancellation.reason instanceof GatewayShutdown;
 }
 
 /** The stream's status line is gone: a failure becomes a final error event, then [DONE], as vLLM itself does. */
@@ -326,18 +327,18 @@ function once(run: () => Promise<void>): () => Promise<void> {
  * reads nothing for `idleMs` (the upstream's idle timeout, which has then freed vLLM) is disconnected: its 'close'
  * aborts the relay, so neither the socket nor the request's after-response work waits on it forever.
  */
-function drained(res: ServerResponse, signal: AbortSignal, idleMs: number): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
+function drained(res: ServerResponse, cancellation: Cancellation, idleMs: number): Promise<void> {
+  if (cancellation.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const stalled = setTimeout(() => res.destroy(), idleMs);
     const done = (): void => {
       clearTimeout(stalled);
       res.off('drain', done);
-      signal.removeEventListener('abort', done);
+      cancellation.off(done);
       resolve();
     };
     res.on('drain', done);
-    signal.addEventListener('abort', done);
+    cancellation.on(done);
   });
 }
 

@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Cancellation } from '../common/cancellation.js';
 import { AppError } from '../common/errors/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { CONNECT_TIMEOUT_CODE } from './http-agent.js';
@@ -50,14 +51,14 @@ export class Attempt {
   constructor(
     private readonly upstream: Upstream,
     private readonly pool: UpstreamPool,
-    private readonly signal: AbortSignal,
+    private readonly cancellation: Cancellation,
     private readonly timeouts: TimeoutConfig,
     private readonly onRelease: () => void,
   ) {
     pool.acquire(upstream);
     this.timer = setTimeout(this.onTimeout, timeouts.firstByteTimeoutMs);
-    if (signal.aborted) this.onClientAbort();
-    else signal.addEventListener('abort', this.onClientAbort, { once: true });
+    if (cancellation.aborted) this.onClientAbort();
+    else cancellation.on(this.onClientAbort);
   }
 
   /** The upstream request, destroyed when the attempt is given up before its response arrived. */
@@ -145,12 +146,12 @@ export class Attempt {
     this.finish();
   }
 
-  /** Releases the in-flight slot, the timer and the signal listener; idempotent. */
+  /** Releases the in-flight slot, the timer and the cancellation listener; idempotent. */
   finish(): void {
     if (this.released) return;
     this.released = true;
     clearTimeout(this.timer);
-    this.signal.removeEventListener('abort', this.onClientAbort);
+    this.cancellation.off(this.onClientAbort);
     this.pool.release(this.upstream);
     this.onRelease();
   }

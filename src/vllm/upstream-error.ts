@@ -79,7 +79,7 @@ function truncate(text: string): string {
   return text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text;
 }
 
-/** Thrown (or raised by a stream's iteration) once the caller's signal has aborted: the client has gone. */
+/** Thrown (or raised by a stream's iteration) once the caller has cancelled: the client has gone. */
 export class UpstreamCancelledError extends Error {
   constructor() {
     super('The client went away; the upstream request was aborted');

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Agent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
+import { type Cancellation, NEVER_CANCELLED } from '../common/cancellation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { createUpstreamAgent } from './http-agent.js';
@@ -34,9 +35,6 @@ const PROCESS_ID_SUFFIX = randomBytes(4).toString('hex');
 export function upstreamRequestId(clientId: string, attempt = 1): string {
   return attempt === 1 ? `${clientId}-${PROCESS_ID_SUFFIX}` : `${clientId}-${attempt}-${PROCESS_ID_SUFFIX}`;
 }
-
-/** For calls no client can cancel (token counting): their bound is a timeout, which an abort would misreport. */
-const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * The only code that talks to vLLM. One upstream call = one `Attempt` (upstream-attempt.ts): the single timer, the
@@ -83,7 +81,7 @@ export class VllmService implements OnApplicationShutdown {
   async send(
     path: RelayPath | '/tokenize',
     body: object | Buffer,
-    signal: AbortSignal,
+    cancellation: Cancellation,
     options: UpstreamCallOptions,
   ): Promise<UpstreamResponse> {
     const payload = body instanceof Buffer ? body : Buffer.from(JSON.stringify(body));
@@ -98,7 +96,7 @@ export class VllmService implements OnApplicationShutdown {
     // Set after a stale pooled socket: the same upstream is tried again once, on a new connection.
     let freshTo: Upstream | undefined;
     for (;;) {
-      if (signal.aborted) throw new UpstreamCancelledError();
+      if (cancellation.aborted) throw new UpstreamCancelledError();
       const fresh = freshTo !== undefined;
       const upstream = freshTo ?? this.pool.pick(options.stickyKey, tried);
       freshTo = undefined;
@@ -106,7 +104,7 @@ export class VllmService implements OnApplicationShutdown {
       attempt++;
       const id = upstreamRequestId(options.requestId, attempt);
       try {
-        return await this.attempt(upstream, path, payload, signal, timeouts, id, dispatchedAt, fresh);
+        return await this.attempt(upstream, path, payload, cancellation, timeouts, id, dispatchedAt, fresh);
       } catch (err) {
         if (!(err instanceof ConnectFailure)) throw err;
         // A closed pooled socket says nothing about the upstream; only a new connection does.
@@ -144,7 +142,8 @@ export class VllmService implements OnApplicationShutdown {
     // Counting can sit before a conversation turn's chat call: a wedged vLLM must not hold the turn for the long
     // first-byte timeout meant for generations. Its own short timeout is a timeout (504, counted against the
     // upstream), not a cancellation.
-    const answer = await this.send('/tokenize', body, NEVER_ABORTED, {
+    // No client can cancel a count: its bound is a timeout, which a cancellation would misreport.
+    const answer = await this.send('/tokenize', body, NEVER_CANCELLED, {
       ...options,
       firstByteTimeoutMs: TOKENIZE_TIMEOUT_MS,
     });
@@ -197,14 +196,14 @@ export class VllmService implements OnApplicationShutdown {
     upstream: Upstream,
     path: string,
     payload: Buffer,
-    signal: AbortSignal,
+    cancellation: Cancellation,
     timeouts: TimeoutConfig,
     wantedId: string,
     dispatchedAt: number,
     fresh: boolean,
   ): Promise<UpstreamResponse> {
     const id = this.liveIds.has(wantedId) ? `${wantedId}-${randomBytes(4).toString('hex')}` : wantedId;
-    const call = new Attempt(upstream, this.pool, signal, timeouts, () => this.liveIds.delete(id));
+    const call = new Attempt(upstream, this.pool, cancellation, timeouts, () => this.liveIds.delete(id));
     this.liveIds.add(id);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',

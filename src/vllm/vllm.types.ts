@@ -49,7 +49,7 @@ export interface UpstreamStream extends UpstreamAnswer {
    * The events as they arrive: one array per upstream read, holding every event that read completed, so a relay can
    * write them with one call (and flush the first at once). Ends after `[DONE]` or when vLLM closes the stream.
    * Iteration throws an `AppError` (gateway_timeout, bad_gateway) when the upstream stalls or breaks, and
-   * `UpstreamCancelledError` after the caller's signal aborted.
+   * `UpstreamCancelledError` after the caller's cancellation.
    */
   batches: AsyncIterable<readonly SseEvent[]>;
   /** Stops reading and closes the upstream connection, which makes vLLM abort the request. Idempotent. */

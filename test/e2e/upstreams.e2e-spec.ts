@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
+import { Cancellation } from '../../src/common/cancellation.js';
 import { AppError } from '../../src/common/errors/app-error.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { upstreamRequestId, VllmService } from '../../src/vllm/vllm.service.js';
@@ -14,7 +15,7 @@ async function viaService(
   stickyKey: string | undefined,
   requestId: string,
 ): Promise<{ upstream: string; attemptId: string }> {
-  const answer = await vllm.send('/v1/chat/completions', { messages }, new AbortController().signal, {
+  const answer = await vllm.send('/v1/chat/completions', { messages }, new Cancellation(), {
     requestId,
     stickyKey,
   });
@@ -193,7 +194,7 @@ describe('a consumer that stops reading a stream', () => {
       }),
     );
     try {
-      const answer = await vllm.send('/v1/chat/completions', { messages, stream: true }, new AbortController().signal, {
+      const answer = await vllm.send('/v1/chat/completions', { messages, stream: true }, new Cancellation(), {
         requestId: 'slow-reader',
       });
       if (answer.kind !== 'stream') throw new Error(`expected a stream, got ${answer.contentType}`);

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Cancellation } from '../cancellation.js';
 import { AppError } from '../errors/app-error.js';
 import { sendError } from '../filters/all-exceptions.filter.js';
 import type { RequestLogger } from '../logging/http-logger.js';
@@ -30,7 +31,7 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Graceful shutdown of the HTTP side. It sits in front of every request listener (the chat fast lane and Express), so
- * it sees every response, and relays register their AbortController with it. `drain(graceMs)`:
+ * it sees every response, and relays register their cancellation with it. `drain(graceMs)`:
  *
  * 1. stops accepting: every new request (a new connection, or the next one on a keep-alive socket) gets 503 in
  *    OpenAI's shape with `Connection: close`, and idle keep-alive sockets are closed;
@@ -51,7 +52,7 @@ export class ShutdownService {
   private aborting = false;
   private readonly open = new Set<ServerResponse>();
   /** Relays from their start until their reply is stored (which may be after their response ended). */
-  private readonly relays = new Set<AbortController>();
+  private readonly relays = new Set<Cancellation>();
   private readonly idleWaiters = new Set<() => void>();
 
   /** Responses not finished yet and relays not settled yet, for logs and tests. */
@@ -84,17 +85,17 @@ export class ShutdownService {
   }
 
   /**
-   * Registers a relay's controller; the returned function releases it once the relay's reply is stored. A relay that
+   * Registers a relay's cancellation; the returned function releases it once the relay's reply is stored. A relay that
    * starts after the grace period is aborted at once.
    */
-  track(controller: AbortController): () => void {
-    if (this.aborting) controller.abort(new GatewayShutdown());
-    this.relays.add(controller);
+  track(relay: Cancellation): () => void {
+    if (this.aborting) relay.abort(new GatewayShutdown());
+    this.relays.add(relay);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.relays.delete(controller);
+      this.relays.delete(relay);
       this.notifyIfIdle();
     };
   }
@@ -116,7 +117,7 @@ export class ShutdownService {
     if (!(await this.idleWithin(graceMs))) {
       this.logger.warn(this.pending(), 'grace period over: aborting the relays left');
       this.aborting = true;
-      for (const controller of this.relays) controller.abort(new GatewayShutdown());
+      for (const relay of this.relays) relay.abort(new GatewayShutdown());
       if (!(await this.idleWithin(ABORT_SETTLE_MS))) {
         this.logger.error(this.pending(), 'requests still open after the relays were aborted: closing their sockets');
       }
