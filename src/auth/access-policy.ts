@@ -84,8 +84,16 @@ export class AccessPolicy {
   }
 }
 
+/** `Bearer <token>` as nearly every client writes it: one space, no trailing blank. */
+function plainBearer(authorization: string): string | undefined {
+  if (!authorization.startsWith('Bearer ') || authorization.length === 7) return undefined;
+  const token = authorization.slice(7);
+  return /\s/.test(token) ? undefined : token;
+}
+
 function bearer(authorization: string | undefined, what: 'API key' | 'admin token'): string {
-  const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  const token =
+    authorization === undefined ? undefined : (plainBearer(authorization) ?? BEARER.exec(authorization)?.[1]);
   if (token === undefined) {
     const code = what === 'API key' ? 'unauthorized' : 'invalid_token';
     throw new AppError(

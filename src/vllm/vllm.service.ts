@@ -89,7 +89,8 @@ export class VllmService implements OnApplicationShutdown {
       options.firstByteTimeoutMs === undefined
         ? this.config.vllm
         : { ...this.config.vllm, firstByteTimeoutMs: options.firstByteTimeoutMs };
-    const tried = new Set<Upstream>();
+    // Made on the first failure only: nearly every request succeeds at once.
+    let tried: Set<Upstream> | undefined;
     const dispatchedAt = performance.now();
     let attempt = 0;
     let lastFailure: ConnectFailure | undefined;
@@ -113,7 +114,7 @@ export class VllmService implements OnApplicationShutdown {
           continue;
         }
         lastFailure = err;
-        tried.add(upstream);
+        (tried ??= new Set()).add(upstream);
         this.pool.recordFailure(upstream);
       }
     }

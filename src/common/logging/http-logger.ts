@@ -53,8 +53,12 @@ const MAX_FIELD_LENGTH = 200;
 /** Called by the route logging interceptor and by the chat fast lane, so both paths log the same fields. */
 export function addRouteLogFields(req: IncomingMessage, fields: RouteLogFields): void {
   const target: RouteLogFields = (req.routeLogFields ??= {});
-  for (const [key, value] of Object.entries(fields) as [keyof RouteLogFields, string | undefined][]) {
-    if (value !== undefined) target[key] = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
+  // for…in, not Object.entries: twice per request, and no array of pairs each time.
+  for (const key in fields) {
+    const value = fields[key as keyof RouteLogFields];
+    if (value !== undefined) {
+      target[key as keyof RouteLogFields] = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
+    }
   }
 }
 
