@@ -65,7 +65,8 @@ function headersSetBy(handler: (req: IncomingMessage, res: ServerResponse, next:
   const headers: [string, string][] = [];
   const recorder = {
     setHeader: (name: string, value: string | number | readonly string[]) => {
-      headers.push([name, Array.isArray(value) ? value.join(', ') : String(value)]);
+      // Lower-cased once here: setHeader lower-cases every name it is given, which costs nothing for one already so.
+      headers.push([name.toLowerCase(), Array.isArray(value) ? value.join(', ') : String(value)]);
     },
     removeHeader: () => undefined,
   } as unknown as ServerResponse;
