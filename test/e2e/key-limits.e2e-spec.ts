@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { ApiKeyService } from '../../src/auth/api-key.service.js';
 import { adminApi, bearer, type ErrorBody, type JsonApi } from '../factories/api.js';
@@ -210,7 +210,12 @@ describe('per-key limits (e2e)', () => {
   });
 
   it('admits and refuses without a database query', async () => {
+    // The new row's NOTIFY comes back to this process too, which re-reads the keys: wait for that before counting.
+    const reload = jest.spyOn(stack.gateway.app.get(ApiKeyService), 'reload');
     const limited = await createKey({ name: 'counted', rate_limit_rpm: 5, max_concurrent: 3 });
+    await waitFor(() => reload.mock.calls.length > 0, 'the gateway to hear of its own new key');
+    await reload.mock.results[0]?.value;
+    reload.mockRestore();
     const { result, queries } = await countQueries(stack.gateway, async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++) {
