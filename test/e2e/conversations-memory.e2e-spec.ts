@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import {
@@ -7,10 +7,12 @@ import {
   type PreparedChat,
 } from '../../src/conversations/chat-memory.service.js';
 import { ChatMessage } from '../../src/conversations/chat-message.entity.js';
+import { LlmConfigsService } from '../../src/llm-configs/llm-configs.service.js';
 import { startSimulator, type Simulator } from '../../tools/vllm-sim/simulator.js';
 import { jsonApi, type JsonApi, postConversation, postLlmConfig } from '../factories/api.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { countQueries } from '../helpers/query-count.js';
+import { waitFor } from '../helpers/relay.js';
 
 type Json = Record<string, unknown>;
 
@@ -94,7 +96,12 @@ describe('chat memory service (e2e, service level)', () => {
   });
 
   it('reads a config once, then from the cache', async () => {
+    // The write empties the cache, and so does its NOTIFY when it comes back to this process: wait for that second
+    // one, or it could land between the two reads below.
+    const invalidate = jest.spyOn(gateway.app.get(LlmConfigsService), 'invalidate');
     const config = await postLlmConfig(call, { temperature: 0.3 });
+    await waitFor(() => invalidate.mock.calls.length >= 2, 'the gateway to hear of its own new config');
+    invalidate.mockRestore();
     const body = { llm_config_id: config.id, messages: [{ role: 'user', content: 'x' }] };
     await resolve(body);
     expect(await queriesOf(() => resolve(body))).toBe(0);
