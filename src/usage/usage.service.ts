@@ -63,8 +63,9 @@ const INSERT_BATCH = `INSERT INTO "usage_records" (${USAGE_COLUMNS.join(', ')})
 /**
  * Usage accounting off the request path: `record` puts a row in a bounded in-memory queue (a full queue drops it
  * and counts it, so requests never wait and memory never grows); the queue is written in batches of up to
- * USAGE_BATCH_SIZE, one multi-row INSERT each, one at a time: every second, or as soon as a full batch is queued. Shutdown writes what is left before the pool closes. Rows older than
- * USAGE_RETENTION_DAYS are deleted hourly, in bounded chunks.
+ * USAGE_BATCH_SIZE, one multi-row INSERT each, one at a time: every second, or as soon as a full batch is queued.
+ * Shutdown writes what is left before the pool closes. Rows older than USAGE_RETENTION_DAYS are deleted hourly, in
+ * bounded chunks.
  */
 @Injectable()
 export class UsageService implements OnApplicationBootstrap, OnApplicationShutdown {
