@@ -58,6 +58,7 @@ export class ChatService {
       stickyKey: prepared.stickyKey,
       recorder: prepared.recorder,
       llmConfigId: prepared.llmConfigId,
+      conversationId: prepared.conversationId,
     };
   }
 }

@@ -66,14 +66,13 @@ export function completionRecord(
 ): CompletionRecord {
   const tokens = tokensOf(path, outcome);
   const model = plan.body['model'];
-  const logged = exchange.req.routeLogFields;
   return {
     route: path,
     model: typeof model === 'string' ? model : undefined,
     status: outcome.status,
     streamed: plan.body['stream'] === true,
     principal: exchange.principal,
-    conversationId: logged?.conversation_id,
+    conversationId: plan.conversationId,
     llmConfigId: plan.llmConfigId,
     receivedAt: exchange.receivedAt,
     firstEventAt: outcome.firstEventAt,

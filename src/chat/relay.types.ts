@@ -30,4 +30,6 @@ export interface RelayPlan {
   recorder?: ReplyRecorder;
   /** The LLM config applied, if any (usage accounting). */
   llmConfigId?: string;
+  /** The conversation of a turn (usage accounting). */
+  conversationId?: string;
 }

@@ -27,6 +27,8 @@ export interface PreparedChat {
   recorder?: ReplyRecorder;
   /** The LLM config applied (the request's, else the conversation's or the default one), for usage accounting. */
   llmConfigId?: string;
+  /** The conversation the turn belongs to, for usage accounting. */
+  conversationId?: string;
 }
 
 /** True when the request names a conversation or an LLM config; a request that names neither needs no database. */
@@ -97,6 +99,12 @@ export class ChatMemoryService {
       receivedAt: context.receivedAt,
       hideUsageChunk: upstream.hideUsageChunk,
     });
-    return { body: upstream.body, stickyKey: conversationId, recorder, llmConfigId: resolved.config?.id };
+    return {
+      body: upstream.body,
+      stickyKey: conversationId,
+      recorder,
+      llmConfigId: resolved.config?.id,
+      conversationId,
+    };
   }
 }
