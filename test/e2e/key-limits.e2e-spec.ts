@@ -3,7 +3,7 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { ApiKeyService } from '../../src/auth/api-key.service.js';
 import { adminApi, bearer, type ErrorBody, type JsonApi } from '../factories/api.js';
 import { countQueries } from '../helpers/query-count.js';
-import { type RawResponse, send, waitFor } from '../helpers/relay.js';
+import { endBody, type RawResponse, send, waitFor } from '../helpers/relay.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const STATIC_KEY = 'static-key-limits-3b9d';
@@ -53,14 +53,7 @@ function hold(url: string, key: string, chunked: boolean): HeldStream {
     });
   });
   response.catch(() => undefined);
-  if (chunked) {
-    const half = Math.floor(SLOW_STREAM.length / 2);
-    req.write(SLOW_STREAM.slice(0, half));
-    req.write(SLOW_STREAM.slice(half));
-    req.end();
-  } else {
-    req.end(SLOW_STREAM);
-  }
+  endBody(req, Buffer.from(SLOW_STREAM), chunked);
   return { req, response, ended: endedPromise, isOver: () => over };
 }
 

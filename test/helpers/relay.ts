@@ -43,16 +43,20 @@ export function send(
     const req = request(`${baseUrl}${path}`, { method: 'POST', headers });
     req.on('error', reject);
     req.on('response', (res) => void readRaw(res).then(resolve, reject));
-    if (options.chunked === true) {
-      // Two writes before end(): node:http frames the body as chunks and sends no Content-Length.
-      const half = Math.floor(bytes.length / 2);
-      req.write(bytes.subarray(0, half));
-      req.write(bytes.subarray(half));
-      req.end();
-    } else {
-      req.end(bytes);
-    }
+    endBody(req, bytes, options.chunked === true);
   });
+}
+
+/** Sends `body` and ends the request; `chunked`: in two writes, so node:http frames it as chunks, no Content-Length. */
+export function endBody(req: ClientRequest, body: Buffer, chunked: boolean): void {
+  if (!chunked) {
+    req.end(body);
+    return;
+  }
+  const half = Math.floor(body.length / 2);
+  req.write(body.subarray(0, half));
+  req.write(body.subarray(half));
+  req.end();
 }
 
 /** POSTs a JSON body with node:http and returns the raw answer: no client library between the test and the bytes. */
