@@ -35,8 +35,10 @@ const DOCS_CSP = {
 export type HeaderList = readonly (readonly [name: string, value: string])[];
 
 /** Paths of HTML pages and their assets: helmet's full document set (the web UIs set their own CSP, static-ui.ts). */
-function isDocument(path: string, uiPrefixes: readonly string[]): boolean {
-  return uiPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/ui/`));
+function documentMatcher(uiPrefixes: readonly string[]): (path: string) => boolean {
+  const pages = new Set(uiPrefixes);
+  const assets = uiPrefixes.map((prefix) => `${prefix}/ui/`);
+  return (path) => pages.has(path) || assets.some((prefix) => path.startsWith(prefix));
 }
 
 function isDocs(path: string): boolean {
@@ -52,9 +54,10 @@ export function securityHeaders(uiPrefixes: readonly string[]): { middleware: Re
   const api = helmet(API_HEADERS);
   const documents = helmet();
   const docs = helmet({ contentSecurityPolicy: DOCS_CSP });
+  const isDocument = documentMatcher(uiPrefixes);
   const middleware: RequestHandler = (req, res, next) => {
     if (isDocs(req.path)) docs(req, res, next);
-    else if (isDocument(req.path, uiPrefixes)) documents(req, res, next);
+    else if (isDocument(req.path)) documents(req, res, next);
     else api(req, res, next);
   };
   return { middleware, fastLane: headersSetBy(api) };
